@@ -1,0 +1,23 @@
+// SPDX-License-Identifier: MPL-2.0
+
+//! Caps shared by the encoder and the decoder.
+
+use percept::video::{PixelFormat, MAX_DIMENSION};
+
+/// The coded media type.
+pub const ENCODED_MEDIA_TYPE: &str = "video/x-dct";
+
+/// Raw video in every format the codec handles, at any size it accepts.
+pub fn raw_video_caps() -> gst::Caps {
+    let formats = PixelFormat::ALL.map(|format| gst_video::VideoFormat::from_string(format.name()));
+    gst_video::VideoCapsBuilder::new()
+        .format_list(formats)
+        .width_range(1..=MAX_DIMENSION as i32)
+        .height_range(1..=MAX_DIMENSION as i32)
+        .build()
+}
+
+/// The codec's pixel format for a GStreamer one, if it is supported.
+pub fn pixel_format(format: gst_video::VideoFormat) -> Option<PixelFormat> {
+    PixelFormat::from_name(format.to_str())
+}

@@ -1,0 +1,404 @@
+// SPDX-License-Identifier: MPL-2.0
+
+use std::sync::{LazyLock, Mutex};
+
+use gst::glib;
+use gst::prelude::*;
+use gst::subclass::prelude::*;
+use gst_video::prelude::*;
+use gst_video::subclass::prelude::*;
+
+use percept::packet::{packet_len, Packet, MAGIC, PREFIX_LEN};
+use percept::video::{self, FrameDecoder, FrameMut, Picture, VideoError};
+
+use crate::caps::{pixel_format, raw_video_caps, ENCODED_MEDIA_TYPE};
+
+static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
+    gst::DebugCategory::new(
+        "dctdec",
+        gst::DebugColorFlags::empty(),
+        Some("DCT video decoder"),
+    )
+});
+
+const DEFAULT_THREADS: u32 = 0;
+const MAX_THREADS: u32 = 256;
+
+#[derive(Debug, Clone, Copy)]
+struct Settings {
+    threads: u32,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            threads: DEFAULT_THREADS,
+        }
+    }
+}
+
+struct State {
+    decoder: FrameDecoder,
+    /// The picture the negotiated output caps describe.
+    picture: Option<Picture>,
+    input_state:
+        Option<gst_video::VideoCodecState<'static, gst_video::video_codec_state::Readable>>,
+    dropped: u64,
+}
+
+#[derive(Default)]
+pub struct DctDec {
+    settings: Mutex<Settings>,
+    state: Mutex<Option<State>>,
+}
+
+#[glib::object_subclass]
+impl ObjectSubclass for DctDec {
+    const NAME: &'static str = "GstDctDec";
+    type Type = super::DctDec;
+    type ParentType = gst_video::VideoDecoder;
+}
+
+impl ObjectImpl for DctDec {
+    fn properties() -> &'static [glib::ParamSpec] {
+        static PROPERTIES: LazyLock<Vec<glib::ParamSpec>> = LazyLock::new(|| {
+            vec![glib::ParamSpecUInt::builder("threads")
+                .nick("Threads")
+                .blurb("Threads that decode slices in parallel (0 = one per core)")
+                .maximum(MAX_THREADS)
+                .default_value(DEFAULT_THREADS)
+                .mutable_ready()
+                .build()]
+        });
+        PROPERTIES.as_ref()
+    }
+
+    fn set_property(&self, _id: usize, value: &glib::Value, pspec: &glib::ParamSpec) {
+        match pspec.name() {
+            "threads" => {
+                self.settings.lock().unwrap().threads = value.get().expect("type checked upstream");
+            }
+            _ => unimplemented!(),
+        }
+    }
+
+    fn property(&self, _id: usize, pspec: &glib::ParamSpec) -> glib::Value {
+        match pspec.name() {
+            "threads" => self.settings.lock().unwrap().threads.to_value(),
+            _ => unimplemented!(),
+        }
+    }
+
+    fn constructed(&self) {
+        self.parent_constructed();
+        // Every packet is a key frame, and a bad one must not stop the stream: the decoder
+        // warns about each and goes on.
+        self.obj().set_needs_format(false);
+        self.obj().set_max_errors(-1);
+        // Without caps saying otherwise (a file read without typefinding), the input is a
+        // byte stream.
+        self.obj().set_packetized(false);
+    }
+}
+
+impl GstObjectImpl for DctDec {}
+
+impl ElementImpl for DctDec {
+    fn metadata() -> Option<&'static gst::subclass::ElementMetadata> {
+        static ELEMENT_METADATA: LazyLock<gst::subclass::ElementMetadata> = LazyLock::new(|| {
+            gst::subclass::ElementMetadata::new(
+                "DCT video decoder",
+                "Codec/Decoder/Video",
+                "Decodes intra-only DCT video coded by dctenc",
+                "The percept developers",
+            )
+        });
+        Some(&*ELEMENT_METADATA)
+    }
+
+    fn pad_templates() -> &'static [gst::PadTemplate] {
+        static PAD_TEMPLATES: LazyLock<Vec<gst::PadTemplate>> = LazyLock::new(|| {
+            let sink = gst::PadTemplate::new(
+                "sink",
+                gst::PadDirection::Sink,
+                gst::PadPresence::Always,
+                &gst::Caps::new_empty_simple(ENCODED_MEDIA_TYPE),
+            )
+            .unwrap();
+            let src = gst::PadTemplate::new(
+                "src",
+                gst::PadDirection::Src,
+                gst::PadPresence::Always,
+                &raw_video_caps(),
+            )
+            .unwrap();
+            vec![src, sink]
+        });
+        PAD_TEMPLATES.as_ref()
+    }
+}
+
+impl DctDec {
+    /// Sets and negotiates output caps for `picture` unless they are already in place.
+    fn ensure_output(&self, state: &mut State, picture: Picture) -> Result<(), gst::FlowError> {
+        if state.picture == Some(picture) {
+            return Ok(());
+        }
+        let format = gst_video::VideoFormat::from_string(picture.format.name());
+        let element = self.obj();
+        let output_state = element.set_output_state(
+            format,
+            picture.width,
+            picture.height,
+            state.input_state.as_ref(),
+        )?;
+        element.negotiate(output_state).inspect_err(|_| {
+            gst::warning!(CAT, imp = self, "downstream refused {picture:?}");
+        })?;
+        gst::debug!(
+            CAT,
+            imp = self,
+            "output {}x{} {}",
+            picture.width,
+            picture.height,
+            picture.format
+        );
+        state.picture = Some(picture);
+        Ok(())
+    }
+
+    /// Tells the application that a packet was dropped, and why.
+    fn warn_dropped(&self, state: &mut State, error: &dyn std::fmt::Display) {
+        state.dropped += 1;
+        gst::element_imp_warning!(
+            self,
+            gst::StreamError::Decode,
+            ("Dropped a packet: {error}"),
+            ["{} dropped so far", state.dropped]
+        );
+    }
+
+    /// Drops a frame whose packet cannot be decoded.
+    fn drop_packet(
+        &self,
+        state: &mut State,
+        frame: gst_video::VideoCodecFrame,
+        error: &VideoError,
+    ) -> Result<gst::FlowSuccess, gst::FlowError> {
+        self.warn_dropped(state, error);
+        self.obj().drop_frame(frame)
+    }
+}
+
+impl VideoDecoderImpl for DctDec {
+    fn start(&self) -> Result<(), gst::ErrorMessage> {
+        let threads = self.settings.lock().unwrap().threads;
+        *self.state.lock().unwrap() = Some(State {
+            decoder: FrameDecoder::new(threads as usize),
+            picture: None,
+            input_state: None,
+            dropped: 0,
+        });
+        Ok(())
+    }
+
+    fn stop(&self) -> Result<(), gst::ErrorMessage> {
+        *self.state.lock().unwrap() = None;
+        Ok(())
+    }
+
+    fn set_format(
+        &self,
+        input_state: &gst_video::VideoCodecState<'static, gst_video::video_codec_state::Readable>,
+    ) -> Result<(), gst::LoggableError> {
+        let caps = input_state
+            .caps()
+            .ok_or_else(|| gst::loggable_error!(CAT, "input state without caps"))?;
+        let structure = caps.structure(0).unwrap();
+        // Encoders and depayloaders deliver one packet per buffer; anything else (a file) is
+        // a byte stream to split.
+        let packetized = structure.get::<bool>("parsed").unwrap_or(false);
+        self.obj().set_packetized(packetized);
+
+        let mut state_guard = self.state.lock().unwrap();
+        let state = state_guard
+            .as_mut()
+            .ok_or_else(|| gst::loggable_error!(CAT, "not started"))?;
+        state.input_state = Some(input_state.clone());
+        state.picture = None;
+
+        // Negotiate before the first packet when the caps say what it will hold.
+        let declared = (
+            structure.get::<&str>("format").ok(),
+            structure.get::<i32>("width").ok(),
+            structure.get::<i32>("height").ok(),
+        );
+        if let (Some(format), Some(width), Some(height)) = declared {
+            let format = pixel_format(gst_video::VideoFormat::from_string(format))
+                .ok_or_else(|| gst::loggable_error!(CAT, "unsupported format {format}"))?;
+            let picture = Picture::new(format, width as u32, height as u32);
+            self.ensure_output(state, picture)
+                .map_err(|_| gst::loggable_error!(CAT, "failed to negotiate {picture:?}"))?;
+        }
+        Ok(())
+    }
+
+    fn parse(
+        &self,
+        _frame: &gst_video::VideoCodecFrame,
+        adapter: &gst_base::Adapter,
+        at_eos: bool,
+    ) -> Result<gst::FlowSuccess, gst::FlowError> {
+        let magic = u32::from_be_bytes(MAGIC);
+        loop {
+            let available = adapter.available();
+            if available < PREFIX_LEN {
+                return Ok(gst_video::VIDEO_DECODER_FLOW_NEED_DATA);
+            }
+            let start = adapter
+                .masked_scan_uint32(u32::MAX, magic, 0, available)
+                .map_err(|_| gst::FlowError::Error)?;
+            match start {
+                Some(0) => {}
+                Some(skip) => {
+                    gst::warning!(CAT, imp = self, "skipping {skip} bytes before a packet");
+                    adapter.flush(skip);
+                    continue;
+                }
+                None => {
+                    // The last bytes may be the start of a magic split across buffers.
+                    let skip = available - (MAGIC.len() - 1);
+                    gst::warning!(CAT, imp = self, "skipping {skip} bytes that hold no packet");
+                    adapter.flush(skip);
+                    return Ok(gst_video::VIDEO_DECODER_FLOW_NEED_DATA);
+                }
+            }
+
+            let mut prefix = [0u8; PREFIX_LEN];
+            adapter
+                .copy(0, &mut prefix)
+                .map_err(|_| gst::FlowError::Error)?;
+            match packet_len(&prefix) {
+                Ok(length) if length <= available => {
+                    // Check the whole packet before taking it, so that a damaged length field
+                    // cannot swallow the packets after it.
+                    let candidate = adapter
+                        .buffer_fast(length)
+                        .map_err(|_| gst::FlowError::Error)?;
+                    let bytes = candidate
+                        .map_readable()
+                        .map_err(|_| gst::FlowError::Error)?;
+                    match Packet::parse(&bytes) {
+                        Ok(_) => {
+                            self.obj().add_to_frame(length as i32);
+                            return self.obj().have_frame();
+                        }
+                        Err(error) => {
+                            let mut state_guard = self.state.lock().unwrap();
+                            if let Some(state) = state_guard.as_mut() {
+                                self.warn_dropped(state, &error);
+                            }
+                            adapter.flush(1);
+                        }
+                    }
+                }
+                Ok(length) if at_eos => {
+                    // The stream ends inside this packet: its length field is wrong or the
+                    // stream was cut. Look for further packets after its magic.
+                    gst::warning!(
+                        CAT,
+                        imp = self,
+                        "stream ends {} bytes into a packet of {length}",
+                        available
+                    );
+                    adapter.flush(1);
+                }
+                Ok(_) => return Ok(gst_video::VIDEO_DECODER_FLOW_NEED_DATA),
+                Err(error) => {
+                    gst::warning!(CAT, imp = self, "resynchronising: {error}");
+                    adapter.flush(1);
+                }
+            }
+        }
+    }
+
+    fn handle_frame(
+        &self,
+        mut frame: gst_video::VideoCodecFrame,
+    ) -> Result<gst::FlowSuccess, gst::FlowError> {
+        let mut state_guard = self.state.lock().unwrap();
+        let state = state_guard.as_mut().ok_or(gst::FlowError::NotNegotiated)?;
+
+        let input = frame.input_buffer_owned().ok_or(gst::FlowError::Error)?;
+        let map = input.map_readable().map_err(|_| gst::FlowError::Error)?;
+        let picture = match video::inspect(&map) {
+            Ok((picture, _quality)) => picture,
+            Err(error) => return self.drop_packet(state, frame, &error),
+        };
+
+        self.ensure_output(state, picture)?;
+        self.obj().allocate_output_frame(&mut frame, None)?;
+        let output_info = self
+            .obj()
+            .output_state()
+            .ok_or(gst::FlowError::NotNegotiated)?
+            .info()
+            .clone();
+
+        let result = {
+            let output = frame.output_buffer_mut().ok_or(gst::FlowError::Error)?;
+            let mut video_frame =
+                gst_video::VideoFrameRef::from_buffer_ref_writable(output, &output_info)
+                    .map_err(|_| gst::FlowError::Error)?;
+            let strides = std::array::from_fn(|plane| {
+                video_frame.plane_stride().get(plane).copied().unwrap_or(0) as usize
+            });
+            let plane_count = video_frame.n_planes();
+            let mut planes = video_frame.planes_data_mut();
+            let frame_mut = FrameMut {
+                planes: std::array::from_fn(|plane| {
+                    if (plane as u32) < plane_count {
+                        std::mem::take(&mut planes[plane])
+                    } else {
+                        &mut []
+                    }
+                }),
+                strides,
+            };
+            state.decoder.decode(&map, picture, frame_mut)
+        };
+        drop(map);
+
+        match result {
+            Ok(()) => {
+                drop(state_guard);
+                self.obj().finish_frame(frame)
+            }
+            Err(error) => self.drop_packet(state, frame, &error),
+        }
+    }
+
+    fn flush(&self) -> bool {
+        // Frames are coded independently: nothing carries over that a flush must clear.
+        true
+    }
+
+    fn decide_allocation(
+        &self,
+        query: &mut gst::query::Allocation,
+    ) -> Result<(), gst::LoggableError> {
+        self.parent_decide_allocation(query)?;
+        if query
+            .find_allocation_meta::<gst_video::VideoMeta>()
+            .is_some()
+        {
+            if let Some((Some(pool), _, _, _)) = query.allocation_pools().next() {
+                let mut config = pool.config();
+                config.add_option(gst_video::BUFFER_POOL_OPTION_VIDEO_META);
+                pool.set_config(config)
+                    .map_err(|_| gst::loggable_error!(CAT, "failed to configure buffer pool"))?;
+            }
+        }
+        Ok(())
+    }
+}
