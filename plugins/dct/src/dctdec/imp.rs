@@ -21,6 +21,8 @@ static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
     )
 });
 
+const EXAMPLE: &str = "gst-launch-1.0 filesrc location=clip.dct ! dctdec ! videoconvert ! autovideosink";
+
 const DEFAULT_THREADS: u32 = 0;
 const MAX_THREADS: u32 = 256;
 
@@ -106,11 +108,12 @@ impl GstObjectImpl for DctDec {}
 impl ElementImpl for DctDec {
     fn metadata() -> Option<&'static gst::subclass::ElementMetadata> {
         static ELEMENT_METADATA: LazyLock<gst::subclass::ElementMetadata> = LazyLock::new(|| {
-            gst::subclass::ElementMetadata::new(
+            gst::subclass::ElementMetadata::with_additional(
                 "DCT video decoder",
                 "Codec/Decoder/Video",
                 "Decodes intra-only DCT video coded by dctenc",
                 "The percept developers",
+                &[("Example", EXAMPLE)],
             )
         });
         Some(&*ELEMENT_METADATA)

@@ -22,6 +22,8 @@ static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
 });
 
 const DEFAULT_QUALITY: u32 = 85;
+const EXAMPLE: &str = "gst-launch-1.0 videotestsrc num-buffers=100 ! dctenc quality=90 ! dctdec ! videoconvert ! autovideosink";
+
 const DEFAULT_THREADS: u32 = 0;
 const MAX_THREADS: u32 = 256;
 
@@ -115,12 +117,13 @@ impl GstObjectImpl for DctEnc {}
 impl ElementImpl for DctEnc {
     fn metadata() -> Option<&'static gst::subclass::ElementMetadata> {
         static ELEMENT_METADATA: LazyLock<gst::subclass::ElementMetadata> = LazyLock::new(|| {
-            gst::subclass::ElementMetadata::new(
+            gst::subclass::ElementMetadata::with_additional(
                 "DCT video encoder",
                 "Codec/Encoder/Video",
                 "Intra-only 8x8 DCT video coding with perceptual quantization and \
                  context-adaptive range coding",
                 "The percept developers",
+                &[("Example", EXAMPLE)],
             )
         });
         Some(&*ELEMENT_METADATA)

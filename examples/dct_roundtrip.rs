@@ -1,0 +1,151 @@
+//! Codes the sample photos and the sample clip with dctenc and with jpegenc at the same
+//! quality, decodes both, writes out the coded streams and the decoded pictures, and prints
+//! what each codec achieved.
+//!
+//! ```text
+//! cargo run --release -p percept-examples --bin dct-roundtrip -- [--quality N] [--out DIR]
+//! ```
+//!
+//! The sample media comes from `scripts/setup.sh`.
+
+use std::path::{Path, PathBuf};
+
+use percept_testing::quality::{frame_psnr, mean_psnr};
+use percept_testing::{init, load_frames, media, process, total_bytes, TEST_CLIP, TEST_PHOTOS};
+
+struct Options {
+    quality: u32,
+    out: PathBuf,
+}
+
+fn parse_options() -> Result<Options, String> {
+    let mut options = Options {
+        quality: 85,
+        out: PathBuf::from("demo-output"),
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        let mut value = || args.next().ok_or(format!("{arg} needs a value"));
+        match arg.as_str() {
+            "--quality" => {
+                options.quality = value()?
+                    .parse()
+                    .ok()
+                    .filter(|q| (1..=100).contains(q))
+                    .ok_or("--quality takes a number from 1 to 100")?;
+            }
+            "--out" => options.out = PathBuf::from(value()?),
+            "--help" | "-h" => {
+                return Err("usage: dct-roundtrip [--quality 1..100] [--out DIR]".into())
+            }
+            other => return Err(format!("unknown argument {other} (try --help)")),
+        }
+    }
+    Ok(options)
+}
+
+/// What one codec did to one input.
+struct Outcome {
+    bytes: usize,
+    psnr: f64,
+    decoded: Vec<gst::Sample>,
+    coded: Vec<gst::Sample>,
+}
+
+fn round_trip(frames: &[gst::Sample], encoder: &str, decoder: &str) -> Result<Outcome, String> {
+    let coded = process(frames, encoder)?;
+    let decoded = process(&coded, decoder)?;
+    Ok(Outcome {
+        bytes: total_bytes(&coded),
+        psnr: mean_psnr(frames, &decoded, frame_psnr),
+        decoded,
+        coded,
+    })
+}
+
+/// Concatenates the buffers of `samples` into a file.
+fn write_samples(path: &Path, samples: &[gst::Sample]) -> Result<(), String> {
+    let mut bytes = Vec::new();
+    for sample in samples {
+        let buffer = sample.buffer().ok_or("sample without a buffer")?;
+        bytes.extend_from_slice(&buffer.map_readable().map_err(|e| e.to_string())?);
+    }
+    std::fs::write(path, bytes).map_err(|error| format!("{}: {error}", path.display()))
+}
+
+fn run(options: &Options) -> Result<(), String> {
+    init();
+    std::fs::create_dir_all(&options.out).map_err(|e| e.to_string())?;
+    let quality = options.quality;
+    println!(
+        "{:<32} {:>8} {:>7} {:>8} {:>7} {:>8}   {:>8} {:>7} {:>8}",
+        "input (I420)", "raw kB", "dct kB", "ratio", "bpp", "PSNR dB", "jpeg kB", "bpp", "PSNR dB"
+    );
+
+    let clip = load_frames(&media(TEST_CLIP), "video/x-raw,format=I420", None);
+    let inputs = TEST_PHOTOS
+        .iter()
+        .map(|path| (*path, load_frames(&media(path), "video/x-raw,format=I420", None)))
+        .chain(std::iter::once((TEST_CLIP, clip)));
+
+    for (path, frames) in inputs {
+        let ours = round_trip(&frames, &format!("dctenc quality={quality}"), "dctdec")?;
+        let jpeg = round_trip(
+            &frames,
+            &format!("jpegenc quality={quality}"),
+            "jpegdec ! videoconvert ! video/x-raw,format=I420",
+        )?;
+
+        let caps = frames[0].caps().ok_or("frame without caps")?;
+        let structure = caps.structure(0).ok_or("empty caps")?;
+        let width = structure.get::<i32>("width").map_err(|e| e.to_string())? as f64;
+        let height = structure.get::<i32>("height").map_err(|e| e.to_string())? as f64;
+        let pixels = width * height * frames.len() as f64;
+        let raw_bytes = pixels * 1.5;
+        let bpp = |bytes: usize| bytes as f64 * 8.0 / pixels;
+        let label = format!(
+            "{} ({} frame{})",
+            Path::new(path).file_name().unwrap().to_string_lossy(),
+            frames.len(),
+            if frames.len() == 1 { "" } else { "s" }
+        );
+        println!(
+            "{label:<32} {:>8.0} {:>7.1} {:>7.1}x {:>7.3} {:>8.2}   {:>8.1} {:>7.3} {:>8.2}",
+            raw_bytes / 1e3,
+            ours.bytes as f64 / 1e3,
+            raw_bytes / ours.bytes as f64,
+            bpp(ours.bytes),
+            ours.psnr,
+            jpeg.bytes as f64 / 1e3,
+            bpp(jpeg.bytes),
+            jpeg.psnr
+        );
+
+        let stem = Path::new(path).file_stem().unwrap().to_string_lossy();
+        write_samples(&options.out.join(format!("{stem}.dct")), &ours.coded)?;
+        if frames.len() == 1 {
+            let png = process(&ours.decoded, "videoconvert ! pngenc")?;
+            write_samples(&options.out.join(format!("{stem}.png")), &png)?;
+        } else {
+            let video = process(&ours.decoded, "videoconvert ! avenc_ffv1 ! matroskamux")?;
+            write_samples(&options.out.join(format!("{stem}.mkv")), &video)?;
+        }
+    }
+
+    println!(
+        "\nQuality {quality} for both codecs; ratio is raw I420 size over coded size.\n\
+         Coded streams (.dct) and decoded pictures are in {}/; play a stream with\n  \
+         gst-launch-1.0 filesrc location={}/bikes.dct ! decodebin ! videoconvert ! autovideosink",
+        options.out.display(),
+        options.out.display()
+    );
+    Ok(())
+}
+
+fn main() {
+    let result = parse_options().and_then(|options| run(&options));
+    if let Err(error) = result {
+        eprintln!("dct-roundtrip: {error}");
+        std::process::exit(1);
+    }
+}

@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Codes the sample photos and clip with dctenc and with jpegenc at the same quality, writes the
+# coded streams and decoded pictures to demo-output/, and prints a comparison per file.
+# Arguments are passed on, e.g. --quality 60 or --out DIR.
+set -euo pipefail
+cd "$(dirname -- "${BASH_SOURCE[0]}")/.."
+
+scripts/setup.sh
+cargo build --release --locked --workspace
+cargo run --release --locked --quiet -p percept-examples --bin dct-roundtrip -- "$@"
