@@ -85,7 +85,12 @@ fn run(options: &Options) -> Result<(), String> {
     let clip = load_frames(&media(TEST_CLIP), "video/x-raw,format=I420", None);
     let inputs = TEST_PHOTOS
         .iter()
-        .map(|path| (*path, load_frames(&media(path), "video/x-raw,format=I420", None)))
+        .map(|path| {
+            (
+                *path,
+                load_frames(&media(path), "video/x-raw,format=I420", None),
+            )
+        })
         .chain(std::iter::once((TEST_CLIP, clip)));
 
     for (path, frames) in inputs {

@@ -479,6 +479,12 @@ fn streams_survive_files_and_are_found_by_typefinding() {
         .unwrap();
         let from_file = percept_testing::collect_samples(&pipeline).unwrap();
         assert_eq!(from_file.len(), frames.len(), "{reader}: frame count");
+        // The file holds no timestamps; the frame rate the packets declare (the clip's
+        // 25 frames per second) times the frames.
+        for (index, sample) in from_file.iter().enumerate() {
+            let pts = sample.buffer().unwrap().pts();
+            assert_eq!(pts, Some(gst::ClockTime::from_mseconds(40 * index as u64)));
+        }
         for (a, b) in direct.iter().zip(&from_file) {
             let (a, b) = (a.buffer().unwrap(), b.buffer().unwrap());
             assert_eq!(

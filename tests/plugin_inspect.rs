@@ -50,7 +50,11 @@ fn dctenc_is_documented() {
 #[test]
 fn dctdec_is_documented() {
     let text = inspect("dctdec");
-    for expected in ["Codec/Decoder/Video", "gst-launch-1.0 filesrc", "video/x-raw"] {
+    for expected in [
+        "Codec/Decoder/Video",
+        "gst-launch-1.0 filesrc",
+        "video/x-raw",
+    ] {
         assert!(text.contains(expected), "no {expected:?} in:\n{text}");
     }
 }

@@ -8,6 +8,8 @@
 //! | 4 | width |
 //! | 4 | height |
 //! | 1 | quality, 1 to 100 |
+//! | 4 | frame rate numerator (0 when unknown) |
+//! | 4 | frame rate denominator |
 //! | 2 | luma rows per slice |
 //! | 2 | slice count |
 //! | 4 per slice | coded length of each slice |
@@ -23,7 +25,7 @@ use crate::quant::{QuantTable, TableKind, QUALITY_RANGE};
 use crate::video::format::{Picture, PixelFormat, MAX_PLANES};
 use crate::video::slice::{slice_rows, SliceGeometry, SliceWorkspace, SourcePlanes, TargetPlanes};
 
-const FIXED_HEADER_LEN: usize = 14;
+const FIXED_HEADER_LEN: usize = 22;
 
 /// Why a frame could not be coded or decoded.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -156,11 +158,34 @@ fn thread_pool(threads: usize) -> rayon::ThreadPool {
         .expect("failed to start slice threads")
 }
 
+/// Frames per second as a fraction; `0/1` when unknown, as for still pictures.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FrameRate {
+    pub numerator: u32,
+    pub denominator: u32,
+}
+
+impl Default for FrameRate {
+    fn default() -> Self {
+        Self {
+            numerator: 0,
+            denominator: 1,
+        }
+    }
+}
+
+/// What a DCT video packet says about the stream it belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StreamInfo {
+    pub picture: Picture,
+    pub quality: u8,
+    pub frame_rate: FrameRate,
+}
+
 /// The parameters a DCT video packet declares.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct VideoHeader<'a> {
-    pub picture: Picture,
-    pub quality: u8,
+    pub stream: StreamInfo,
     pub slice_rows: u32,
     slice_lengths: &'a [u8],
 }
@@ -184,13 +209,20 @@ impl<'a> VideoHeader<'a> {
         if !QUALITY_RANGE.contains(&quality) {
             return Err(bad(&format!("quality {quality} out of range")));
         }
-        let slice_rows = u16_at(10) as u32;
+        let frame_rate = FrameRate {
+            numerator: u32_at(10),
+            denominator: u32_at(14),
+        };
+        if frame_rate.denominator == 0 {
+            return Err(bad("frame rate with a zero denominator"));
+        }
+        let slice_rows = u16_at(18) as u32;
         if slice_rows == 0 || slice_rows % 16 != 0 {
             return Err(bad(&format!(
                 "slice height {slice_rows} not a multiple of 16"
             )));
         }
-        let slice_count = u16_at(12) as usize;
+        let slice_count = u16_at(20) as usize;
         if slice_count != picture.height.div_ceil(slice_rows) as usize {
             return Err(bad(&format!(
                 "{slice_count} slices cannot cover {} rows in slices of {slice_rows}",
@@ -203,8 +235,11 @@ impl<'a> VideoHeader<'a> {
         }
 
         let parsed = Self {
-            picture,
-            quality,
+            stream: StreamInfo {
+                picture,
+                quality,
+                frame_rate,
+            },
             slice_rows,
             slice_lengths,
         };
@@ -228,17 +263,17 @@ impl<'a> VideoHeader<'a> {
     }
 }
 
-/// Reads the picture a DCT video packet holds, checking the whole packet.
-pub fn inspect(bytes: &[u8]) -> Result<(Picture, u8), VideoError> {
+/// Reads what a DCT video packet declares, checking the whole packet.
+pub fn inspect(bytes: &[u8]) -> Result<StreamInfo, VideoError> {
     let packet = Packet::parse_kind(bytes, PacketKind::DctVideo)?;
-    let header = VideoHeader::parse(&packet)?;
-    Ok((header.picture, header.quality))
+    Ok(VideoHeader::parse(&packet)?.stream)
 }
 
 /// Codes raw frames of one picture format and size into packets.
 pub struct FrameEncoder {
     picture: Picture,
     quality: u8,
+    frame_rate: FrameRate,
     tables: [QuantTable; 2],
     slice_rows: u32,
     workspaces: Vec<SliceWorkspace>,
@@ -259,6 +294,7 @@ impl FrameEncoder {
         Ok(Self {
             picture,
             quality,
+            frame_rate: FrameRate::default(),
             tables: tables(quality),
             slice_rows,
             workspaces: (0..slice_count)
@@ -275,6 +311,12 @@ impl FrameEncoder {
 
     pub fn quality(&self) -> u8 {
         self.quality
+    }
+
+    /// Declares the stream's frame rate in the packets, so that a stored stream can be played
+    /// back at its pace.
+    pub fn set_frame_rate(&mut self, frame_rate: FrameRate) {
+        self.frame_rate = frame_rate;
     }
 
     /// Changes the quality from the next frame on.
@@ -324,6 +366,10 @@ impl FrameEncoder {
         self.header
             .extend_from_slice(&self.picture.height.to_le_bytes());
         self.header.push(self.quality);
+        self.header
+            .extend_from_slice(&self.frame_rate.numerator.to_le_bytes());
+        self.header
+            .extend_from_slice(&self.frame_rate.denominator.to_le_bytes());
         self.header
             .extend_from_slice(&(self.slice_rows as u16).to_le_bytes());
         self.header
@@ -413,9 +459,9 @@ impl FrameDecoder {
     ) -> Result<(), VideoError> {
         let packet = Packet::parse_kind(bytes, PacketKind::DctVideo)?;
         let header = VideoHeader::parse(&packet)?;
-        if header.picture != picture {
+        if header.stream.picture != picture {
             return Err(VideoError::PictureMismatch {
-                packet: header.picture,
+                packet: header.stream.picture,
                 frame: picture,
             });
         }
@@ -425,9 +471,10 @@ impl FrameDecoder {
             frame.strides,
         )?;
 
-        if self.quality != Some(header.quality) {
-            self.tables = tables(header.quality);
-            self.quality = Some(header.quality);
+        let quality = header.stream.quality;
+        if self.quality != Some(quality) {
+            self.tables = tables(quality);
+            self.quality = Some(quality);
         }
         let slice_count = header.slice_count();
         if self.workspaces.len() < slice_count {
@@ -554,7 +601,8 @@ mod tests {
                 let mut encoder = FrameEncoder::new(picture, 95, 2).unwrap();
                 let packet = encoder.encode_to_vec(&frame_ref(&planes, strides)).unwrap();
 
-                assert_eq!(inspect(&packet).unwrap(), (picture, 95));
+                let info = inspect(&packet).unwrap();
+                assert_eq!((info.picture, info.quality), (picture, 95));
                 let decoded = decode_to_planes(&mut decoder, &packet, picture).unwrap();
                 let quality = sample_psnr(&picture, &planes, &decoded);
                 assert!(quality > 33.0, "{format} {width}x{height}: {quality:.1} dB");

@@ -6,5 +6,8 @@ mod color;
 mod format;
 mod slice;
 
-pub use codec::{inspect, FrameDecoder, FrameEncoder, FrameMut, FrameRef, VideoError, VideoHeader};
+pub use codec::{
+    inspect, FrameDecoder, FrameEncoder, FrameMut, FrameRate, FrameRef, StreamInfo, VideoError,
+    VideoHeader,
+};
 pub use format::{Layout, Picture, PixelFormat, MAX_COMPONENTS, MAX_DIMENSION, MAX_PLANES};

@@ -9,7 +9,7 @@ use gst_video::prelude::*;
 use gst_video::subclass::prelude::*;
 
 use percept::packet::{packet_len, Packet, MAGIC, PREFIX_LEN};
-use percept::video::{self, FrameDecoder, FrameMut, Picture, VideoError};
+use percept::video::{self, FrameDecoder, FrameMut, FrameRate, Picture, VideoError};
 
 use crate::caps::{pixel_format, raw_video_caps, ENCODED_MEDIA_TYPE};
 
@@ -21,7 +21,8 @@ static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
     )
 });
 
-const EXAMPLE: &str = "gst-launch-1.0 filesrc location=clip.dct ! dctdec ! videoconvert ! autovideosink";
+const EXAMPLE: &str =
+    "gst-launch-1.0 filesrc location=clip.dct ! dctdec ! videoconvert ! autovideosink";
 
 const DEFAULT_THREADS: u32 = 0;
 const MAX_THREADS: u32 = 256;
@@ -142,19 +143,39 @@ impl ElementImpl for DctDec {
 }
 
 impl DctDec {
-    /// Sets and negotiates output caps for `picture` unless they are already in place.
-    fn ensure_output(&self, state: &mut State, picture: Picture) -> Result<(), gst::FlowError> {
+    /// Sets and negotiates output caps for `picture` unless they are already in place. The
+    /// frame rate the packets declare applies when the input caps give none, as when a stored
+    /// stream is read from a file.
+    fn ensure_output(
+        &self,
+        state: &mut State,
+        picture: Picture,
+        frame_rate: FrameRate,
+    ) -> Result<(), gst::FlowError> {
         if state.picture == Some(picture) {
             return Ok(());
         }
         let format = gst_video::VideoFormat::from_string(picture.format.name());
         let element = self.obj();
-        let output_state = element.set_output_state(
+        let mut output_state = element.set_output_state(
             format,
             picture.width,
             picture.height,
             state.input_state.as_ref(),
         )?;
+        let declared = (
+            i32::try_from(frame_rate.numerator),
+            i32::try_from(frame_rate.denominator),
+        );
+        if let (0, (Ok(numerator @ 1..), Ok(denominator @ 1..))) =
+            (output_state.info().fps().numer(), declared)
+        {
+            let info = gst_video::VideoInfo::builder_from_info(output_state.info())
+                .fps(gst::Fraction::new(numerator, denominator))
+                .build()
+                .map_err(|_| gst::FlowError::NotNegotiated)?;
+            output_state.set_info(info);
+        }
         element.negotiate(output_state).inspect_err(|_| {
             gst::warning!(CAT, imp = self, "downstream refused {picture:?}");
         })?;
@@ -240,7 +261,7 @@ impl VideoDecoderImpl for DctDec {
             let format = pixel_format(gst_video::VideoFormat::from_string(format))
                 .ok_or_else(|| gst::loggable_error!(CAT, "unsupported format {format}"))?;
             let picture = Picture::new(format, width as u32, height as u32);
-            self.ensure_output(state, picture)
+            self.ensure_output(state, picture, FrameRate::default())
                 .map_err(|_| gst::loggable_error!(CAT, "failed to negotiate {picture:?}"))?;
         }
         Ok(())
@@ -334,12 +355,13 @@ impl VideoDecoderImpl for DctDec {
 
         let input = frame.input_buffer_owned().ok_or(gst::FlowError::Error)?;
         let map = input.map_readable().map_err(|_| gst::FlowError::Error)?;
-        let picture = match video::inspect(&map) {
-            Ok((picture, _quality)) => picture,
+        let stream = match video::inspect(&map) {
+            Ok(stream) => stream,
             Err(error) => return self.drop_packet(state, frame, &error),
         };
+        let picture = stream.picture;
 
-        self.ensure_output(state, picture)?;
+        self.ensure_output(state, picture, stream.frame_rate)?;
         self.obj().allocate_output_frame(&mut frame, None)?;
         let output_info = self
             .obj()

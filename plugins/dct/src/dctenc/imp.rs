@@ -9,7 +9,7 @@ use gst_video::prelude::*;
 use gst_video::subclass::prelude::*;
 
 use percept::quant::QUALITY_RANGE;
-use percept::video::{FrameEncoder, FrameRef, Picture};
+use percept::video::{FrameEncoder, FrameRate, FrameRef, Picture};
 
 use crate::caps::{pixel_format, raw_video_caps, ENCODED_MEDIA_TYPE};
 
@@ -179,8 +179,18 @@ impl VideoEncoderImpl for DctEnc {
         let picture = Picture::new(format, info.width(), info.height());
         let settings = *self.settings.lock().unwrap();
 
-        let encoder = FrameEncoder::new(picture, settings.quality as u8, settings.threads as usize)
-            .map_err(|error| gst::loggable_error!(CAT, "cannot code {picture:?}: {error}"))?;
+        let mut encoder =
+            FrameEncoder::new(picture, settings.quality as u8, settings.threads as usize)
+                .map_err(|error| gst::loggable_error!(CAT, "cannot code {picture:?}: {error}"))?;
+        let fps = info.fps();
+        if let (Ok(numerator @ 1..), Ok(denominator @ 1..)) =
+            (u32::try_from(fps.numer()), u32::try_from(fps.denom()))
+        {
+            encoder.set_frame_rate(FrameRate {
+                numerator,
+                denominator,
+            });
+        }
         gst::debug!(
             CAT,
             imp = self,
