@@ -156,24 +156,31 @@ fn activity_bucket(difference: u32) -> usize {
     }
 }
 
-fn remaining_bucket(remaining: u8) -> usize {
-    match remaining {
-        0..=1 => 0,
-        2 => 1,
-        3..=4 => 2,
-        5..=8 => 3,
-        9..=16 => 4,
-        _ => 5,
+/// Context bucket of the count of non-zero coefficients still to come.
+const REMAINING_BUCKET: [u8; 64] = {
+    let mut table = [0u8; 64];
+    let mut remaining = 0;
+    while remaining < 64 {
+        table[remaining] = match remaining {
+            0..=1 => 0,
+            2 => 1,
+            3..=4 => 2,
+            5..=8 => 3,
+            9..=16 => 4,
+            _ => 5,
+        };
+        remaining += 1;
     }
-}
+    table
+};
 
+/// Context bucket of the summed magnitudes at the same frequency in the neighbouring blocks,
+/// indexed by the sum capped at 15.
+const NEIGHBOUR_BUCKET: [u8; 16] = [0, 1, 2, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5, 5, 5, 5];
+
+#[inline(always)]
 fn neighbour_bucket(sum: u32) -> usize {
-    match sum {
-        0..=2 => sum as usize,
-        3..=4 => 3,
-        5..=8 => 4,
-        _ => 5,
-    }
+    NEIGHBOUR_BUCKET[sum.min(15) as usize] as usize
 }
 
 const NO_NEIGHBOURS: usize = NEIGHBOUR_BUCKETS - 1;
@@ -315,7 +322,8 @@ pub fn code_block<C: BinaryCoder>(
         let significant = must_be_significant
             || coder.code(
                 value != 0,
-                &mut contexts.significance[k][remaining_bucket(remaining)][neighbourhood],
+                &mut contexts.significance[k][REMAINING_BUCKET[remaining as usize & 63] as usize]
+                    [neighbourhood],
             );
         if !significant {
             block.values[k] = 0;
