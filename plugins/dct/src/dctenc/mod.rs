@@ -17,6 +17,10 @@
  * Frames are cut into slices of about 256k pixels that are coded in parallel on up to
  * `threads` cores; the output does not depend on the number of threads.
  *
+ * At equal PSNR the stream is about 19% smaller than baseline JPEG's on photographs. Coding is
+ * slower than libjpeg-turbo: on a 2-core AMD EPYC virtual machine a 1920x1080 I420 photo takes
+ * about 17 ms with both cores, against 4 ms for `jpegenc` (see `benches/REPORT.md`).
+ *
  * ## Example pipeline
  * ```bash
  * gst-launch-1.0 videotestsrc num-buffers=100 ! dctenc quality=90 ! dctdec ! autovideosink
