@@ -50,6 +50,8 @@ pub enum VideoError {
     },
     /// A slice's coded data ended before the slice was complete.
     SliceTruncated(usize),
+    /// The threads that code slices could not be started.
+    Threads(String),
 }
 
 impl fmt::Display for VideoError {
@@ -78,6 +80,7 @@ impl fmt::Display for VideoError {
                 packet.width, packet.height, packet.format, frame.width, frame.height, frame.format
             ),
             Self::SliceTruncated(index) => write!(f, "slice {index} is truncated or corrupt"),
+            Self::Threads(why) => write!(f, "cannot start slice threads: {why}"),
         }
     }
 }
@@ -145,7 +148,7 @@ fn tables(quality: u8) -> [QuantTable; 2] {
     ]
 }
 
-fn thread_pool(threads: usize) -> rayon::ThreadPool {
+fn thread_pool(threads: usize) -> Result<rayon::ThreadPool, VideoError> {
     let threads = if threads == 0 {
         std::thread::available_parallelism().map_or(1, |n| n.get())
     } else {
@@ -155,7 +158,7 @@ fn thread_pool(threads: usize) -> rayon::ThreadPool {
         .num_threads(threads)
         .thread_name(|index| format!("dct-slice-{index}"))
         .build()
-        .expect("failed to start slice threads")
+        .map_err(|error| VideoError::Threads(error.to_string()))
 }
 
 /// Frames per second as a fraction; `0/1` when unknown, as for still pictures.
@@ -300,7 +303,7 @@ impl FrameEncoder {
             workspaces: (0..slice_count)
                 .map(|_| SliceWorkspace::default())
                 .collect(),
-            pool: thread_pool(threads),
+            pool: thread_pool(threads)?,
             header: Vec::with_capacity(FIXED_HEADER_LEN + 4 * slice_count),
         })
     }
@@ -440,13 +443,13 @@ fn split_planes<'a>(
 
 impl FrameDecoder {
     /// `threads` of 0 means one per core.
-    pub fn new(threads: usize) -> Self {
-        Self {
+    pub fn new(threads: usize) -> Result<Self, VideoError> {
+        Ok(Self {
             quality: None,
             tables: tables(QUALITY_RANGE.end().to_owned()),
             workspaces: Vec::new(),
-            pool: thread_pool(threads),
-        }
+            pool: thread_pool(threads)?,
+        })
     }
 
     /// Decodes one whole packet into `frame`, which must be of the picture the packet holds
@@ -593,7 +596,7 @@ mod tests {
 
     #[test]
     fn every_format_round_trips_at_odd_sizes() {
-        let mut decoder = FrameDecoder::new(2);
+        let mut decoder = FrameDecoder::new(2).unwrap();
         for format in PixelFormat::ALL {
             for (width, height) in [(1, 1), (2, 1), (1, 2), (7, 7), (9, 9), (23, 42), (92, 60)] {
                 let picture = Picture::new(format, width, height);
@@ -619,7 +622,8 @@ mod tests {
         }
         let mut encoder = FrameEncoder::new(picture, 100, 1).unwrap();
         let packet = encoder.encode_to_vec(&frame_ref(&planes, strides)).unwrap();
-        let decoded = decode_to_planes(&mut FrameDecoder::new(1), &packet, picture).unwrap();
+        let decoded =
+            decode_to_planes(&mut FrameDecoder::new(1).unwrap(), &packet, picture).unwrap();
         for (a, b) in planes[0].chunks_exact(4).zip(decoded[0].chunks_exact(4)) {
             assert!(a[3].abs_diff(b[3]) <= 2);
         }
@@ -628,7 +632,8 @@ mod tests {
         let (planes, strides) = synthetic_frame(&picture);
         let mut encoder = FrameEncoder::new(picture, 90, 1).unwrap();
         let packet = encoder.encode_to_vec(&frame_ref(&planes, strides)).unwrap();
-        let decoded = decode_to_planes(&mut FrameDecoder::new(1), &packet, picture).unwrap();
+        let decoded =
+            decode_to_planes(&mut FrameDecoder::new(1).unwrap(), &packet, picture).unwrap();
         for row in decoded[0].chunks_exact(strides[0]) {
             assert!(row[..20].chunks_exact(4).all(|pixel| pixel[0] == 0xFF));
         }
@@ -640,7 +645,8 @@ mod tests {
         let planes = vec![vec![200, 0, 0, 0], vec![30, 0, 0, 0], vec![240, 0, 0, 0]];
         let mut encoder = FrameEncoder::new(picture, 100, 1).unwrap();
         let packet = encoder.encode_to_vec(&frame_ref(&planes, [4; 3])).unwrap();
-        let decoded = decode_to_planes(&mut FrameDecoder::new(1), &packet, picture).unwrap();
+        let decoded =
+            decode_to_planes(&mut FrameDecoder::new(1).unwrap(), &packet, picture).unwrap();
         for plane in 0..3 {
             assert!(planes[plane][0].abs_diff(decoded[plane][0]) <= 1);
         }
@@ -682,8 +688,9 @@ mod tests {
             .unwrap();
         assert_eq!(single, from_padded);
 
-        let single_decoded = decode_to_planes(&mut FrameDecoder::new(1), &single, picture);
-        let parallel_decoded = decode_to_planes(&mut FrameDecoder::new(3), &single, picture);
+        let single_decoded = decode_to_planes(&mut FrameDecoder::new(1).unwrap(), &single, picture);
+        let parallel_decoded =
+            decode_to_planes(&mut FrameDecoder::new(3).unwrap(), &single, picture);
         assert_eq!(single_decoded.unwrap(), parallel_decoded.unwrap());
     }
 
@@ -712,7 +719,7 @@ mod tests {
             .unwrap();
         let other = Picture::new(PixelFormat::I420, 64, 32);
         assert!(matches!(
-            decode_to_planes(&mut FrameDecoder::new(1), &packet, other),
+            decode_to_planes(&mut FrameDecoder::new(1).unwrap(), &packet, other),
             Err(VideoError::PictureMismatch { .. })
         ));
     }
@@ -730,7 +737,7 @@ mod tests {
         let (planes, strides) = synthetic_frame(&picture);
         let mut encoder = FrameEncoder::new(picture, 75, 2).unwrap();
         let packet = encoder.encode_to_vec(&frame_ref(&planes, strides)).unwrap();
-        let mut decoder = FrameDecoder::new(2);
+        let mut decoder = FrameDecoder::new(2).unwrap();
 
         let mut state = 0x1234_5678_9ABC_DEF0u64;
         let mut random = move || {

@@ -217,8 +217,10 @@ impl DctDec {
 impl VideoDecoderImpl for DctDec {
     fn start(&self) -> Result<(), gst::ErrorMessage> {
         let threads = self.settings.lock().unwrap().threads;
+        let decoder = FrameDecoder::new(threads as usize)
+            .map_err(|error| gst::error_msg!(gst::ResourceError::Failed, ["{error}"]))?;
         *self.state.lock().unwrap() = Some(State {
-            decoder: FrameDecoder::new(threads as usize),
+            decoder,
             picture: None,
             input_state: None,
             dropped: 0,
