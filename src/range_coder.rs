@@ -9,9 +9,15 @@
 //! Binary models are used rather than multi-symbol ones because each model must move after
 //! every symbol it codes: a binary model adapts with one shift and one add, while a
 //! multi-symbol model would have to rebuild its cumulative table for each coefficient.
+//!
+//! The same coefficient syntax run on constriction's range coder, with a two-symbol model
+//! built per decision, gives the same size (+0.02%) in 2.2 times the time (`cargo bench
+//! --bench range_coder`, on a 2-core AMD EPYC virtual machine): constriction's models are made
+//! for distributions that stay fixed over many symbols, which suits the learned codecs'
+//! entropy models better than adaptive context modelling.
 
 /// Probabilities are fixed-point fractions of `1 << PROBABILITY_BITS`.
-const PROBABILITY_BITS: u32 = 15;
+pub const PROBABILITY_BITS: u32 = 15;
 const PROBABILITY_ONE: u32 = 1 << PROBABILITY_BITS;
 const TOP: u32 = 1 << 24;
 
@@ -47,13 +53,16 @@ impl BitModel {
         }
     }
 
+    /// The current estimate that the next bit is zero, as a fraction of
+    /// `1 << PROBABILITY_BITS`.
     #[inline(always)]
-    fn probability_of_zero(&self) -> u32 {
+    pub fn probability_of_zero(&self) -> u32 {
         (self.fast as u32 + self.slow as u32 + 1) >> 1
     }
 
+    /// Moves the estimate towards `bit`, as coding it does.
     #[inline(always)]
-    fn update(&mut self, bit: bool) {
+    pub fn update(&mut self, bit: bool) {
         let warm_up = 1 + self.seen as u32;
         let fast_rate = warm_up.min(FAST_RATE);
         let slow_rate = warm_up.min(SLOW_RATE);
