@@ -542,3 +542,31 @@ fn flushing_seek_leaves_nothing_stale() {
     // The clip is 10 s at 25 frames per second: 4 s remain after the seek.
     assert_eq!(count, 100);
 }
+
+#[test]
+fn live_pipeline_drops_nothing() {
+    init();
+    // A live source at 30 frames per second into a synchronising sink: every frame must arrive
+    // in time through the encoder and the decoder.
+    let pipeline = gst::parse::launch(
+        "videotestsrc is-live=true num-buffers=45 pattern=ball \
+         ! video/x-raw,format=I420,width=640,height=360,framerate=30/1 \
+         ! dctenc ! dctdec ! appsink name=sink sync=true qos=true",
+    )
+    .unwrap()
+    .downcast::<gst::Pipeline>()
+    .unwrap();
+    let samples = percept_testing::collect_samples(&pipeline).unwrap();
+    assert_eq!(samples.len(), 45);
+    let timestamps: Vec<gst::ClockTime> = samples
+        .iter()
+        .map(|sample| sample.buffer().unwrap().pts().unwrap())
+        .collect();
+    for pair in timestamps.windows(2) {
+        let step = pair[1] - pair[0];
+        assert!(
+            step.nseconds().abs_diff(FRAME_30FPS.nseconds()) < 2_000_000,
+            "a gap of {step} between frames"
+        );
+    }
+}
