@@ -428,12 +428,18 @@ fn corrupt_packets_are_dropped_with_a_warning_and_decoding_goes_on() {
         }
         stream.extend_from_slice(&[0u8; 5][..index % 5]);
     }
+    // And the stream is cut inside a last packet.
+    stream.extend_from_slice(&good[0][..good[0].len() / 2]);
     let chunks: Vec<gst::Buffer> = stream
         .chunks(4000)
         .map(|chunk| gst::Buffer::from_slice(chunk.to_vec()))
         .collect();
     let (decoded, warnings) = decode_with_warnings(chunks, "video/x-dct");
-    assert!(!warnings.is_empty());
+    assert!(warnings.iter().any(|w| w.contains("checksum mismatch")));
+    assert!(
+        warnings.last().unwrap().contains("the stream ends"),
+        "no warning about the cut packet: {warnings:?}"
+    );
     let damaged = (0..good.len()).filter(|index| index % 3 == 1).count();
     assert_eq!(
         decoded,
@@ -468,8 +474,18 @@ fn streams_survive_files_and_are_found_by_typefinding() {
     source.end_of_stream().unwrap();
     run_to_eos(&pipeline).unwrap();
 
+    // A copy with bytes of something else in front, as a capture started mid-stream may have.
+    let prefixed = directory.join("prefixed.dct");
+    let mut bytes = b"leading bytes of no interest".to_vec();
+    bytes.extend(std::fs::read(&path).unwrap());
+    std::fs::write(&prefixed, bytes).unwrap();
+
     let direct = process(&frames, "dctenc ! dctdec").unwrap();
-    for reader in ["dctdec", "decodebin"] {
+    for (reader, path) in [
+        ("dctdec", &path),
+        ("decodebin", &path),
+        ("decodebin", &prefixed),
+    ] {
         let pipeline = gst::parse::launch(&format!(
             "filesrc location=\"{}\" ! {reader} ! appsink name=sink sync=false",
             path.display()

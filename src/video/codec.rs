@@ -52,6 +52,8 @@ pub enum VideoError {
     SliceTruncated(usize),
     /// The threads that code slices could not be started.
     Threads(String),
+    /// The coded frame would exceed [`packet::MAX_PACKET_LEN`].
+    PacketTooLarge(usize),
 }
 
 impl fmt::Display for VideoError {
@@ -81,6 +83,12 @@ impl fmt::Display for VideoError {
             ),
             Self::SliceTruncated(index) => write!(f, "slice {index} is truncated or corrupt"),
             Self::Threads(why) => write!(f, "cannot start slice threads: {why}"),
+            Self::PacketTooLarge(length) => write!(
+                f,
+                "the frame codes to {length} bytes, over the packet limit of {} bytes; \
+                 lower the quality",
+                packet::MAX_PACKET_LEN
+            ),
         }
     }
 }
@@ -383,7 +391,11 @@ impl FrameEncoder {
                 .extend_from_slice(&(workspace.coded.len() as u32).to_le_bytes());
             payload_len += workspace.coded.len();
         }
-        Ok(packet::PREFIX_LEN + self.header.len() + payload_len + packet::SUFFIX_LEN)
+        let packet_len = packet::PREFIX_LEN + self.header.len() + payload_len + packet::SUFFIX_LEN;
+        if packet_len > packet::MAX_PACKET_LEN {
+            return Err(VideoError::PacketTooLarge(packet_len));
+        }
+        Ok(packet_len)
     }
 
     /// Writes the packet for the frame last passed to [`FrameEncoder::encode`] into `out`,

@@ -6,8 +6,9 @@ use std::fmt;
 pub const MAX_PLANES: usize = 3;
 /// Most planes any supported format codes (luma, two chroma, alpha).
 pub const MAX_COMPONENTS: usize = 4;
-/// Largest width or height accepted.
-pub const MAX_DIMENSION: u32 = 32768;
+/// Largest width or height accepted. It bounds what a packet can make a decoder allocate (a
+/// 16384x16384 RGBA frame is 1 GiB) and keeps every frame within what GStreamer can describe.
+pub const MAX_DIMENSION: u32 = 16384;
 
 /// A raw picture format, named as GStreamer names it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

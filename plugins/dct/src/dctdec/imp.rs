@@ -177,7 +177,17 @@ impl DctDec {
             output_state.set_info(info);
         }
         element.negotiate(output_state).inspect_err(|_| {
-            gst::warning!(CAT, imp = self, "downstream refused {picture:?}");
+            gst::element_imp_error!(
+                self,
+                gst::CoreError::Negotiation,
+                (
+                    "Downstream does not accept {}x{} {}, the picture the stream holds",
+                    picture.width,
+                    picture.height,
+                    picture.format
+                ),
+                ["add videoconvert and videoscale after dctdec to convert it"]
+            );
         })?;
         gst::debug!(
             CAT,
@@ -331,12 +341,13 @@ impl VideoDecoderImpl for DctDec {
                 Ok(length) if at_eos => {
                     // The stream ends inside this packet: its length field is wrong or the
                     // stream was cut. Look for further packets after its magic.
-                    gst::warning!(
-                        CAT,
-                        imp = self,
-                        "stream ends {} bytes into a packet of {length}",
-                        available
+                    let error = format!(
+                        "the stream ends {available} bytes into a packet of {length} bytes"
                     );
+                    let mut state_guard = self.state.lock().unwrap();
+                    if let Some(state) = state_guard.as_mut() {
+                        self.warn_dropped(state, &error);
+                    }
                     adapter.flush(1);
                 }
                 Ok(_) => return Ok(gst_video::VIDEO_DECODER_FLOW_NEED_DATA),
@@ -362,6 +373,18 @@ impl VideoDecoderImpl for DctDec {
             Err(error) => return self.drop_packet(state, frame, &error),
         };
         let picture = stream.picture;
+        let format = gst_video::VideoFormat::from_string(picture.format.name());
+        if gst_video::VideoInfo::builder(format, picture.width, picture.height)
+            .build()
+            .is_err()
+        {
+            let error = format!(
+                "GStreamer cannot describe a {}x{} {} frame",
+                picture.width, picture.height, picture.format
+            );
+            self.warn_dropped(state, &error);
+            return self.obj().drop_frame(frame);
+        }
 
         self.ensure_output(state, picture, stream.frame_rate)?;
         self.obj().allocate_output_frame(&mut frame, None)?;
