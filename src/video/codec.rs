@@ -204,8 +204,12 @@ pub struct VideoHeader<'a> {
 impl<'a> VideoHeader<'a> {
     /// Reads and checks the kind header of a DCT video packet against its payload.
     pub fn parse(packet: &Packet<'a>) -> Result<Self, VideoError> {
+        Self::parse_parts(packet.header, packet.payload.len())
+    }
+
+    /// Reads and checks a kind header against the length of the payload that follows it.
+    fn parse_parts(header: &'a [u8], payload_len: usize) -> Result<Self, VideoError> {
         let bad = |why: &str| VideoError::Packet(PacketError::BadHeader(why.to_owned()));
-        let header = packet.header;
         if header.len() < FIXED_HEADER_LEN {
             return Err(bad("header too short"));
         }
@@ -255,7 +259,7 @@ impl<'a> VideoHeader<'a> {
             slice_lengths,
         };
         let total: usize = (0..slice_count).map(|i| parsed.slice_length(i)).sum();
-        if total != packet.payload.len() {
+        if total != payload_len {
             return Err(bad("slice lengths do not add up to the payload"));
         }
         Ok(parsed)
@@ -272,6 +276,28 @@ impl<'a> VideoHeader<'a> {
                 .unwrap(),
         ) as usize
     }
+}
+
+/// Checks the start of a DCT video packet of the current version, its prefix and header, before
+/// the payload has arrived, and returns the whole packet's length. A reader of a byte stream can
+/// so reject a damaged length field without first waiting for the bytes it claims. Packets of
+/// other versions or kinds are not looked into; [`Packet::parse`] names their problem.
+pub fn check_packet_start(bytes: &[u8]) -> Result<usize, VideoError> {
+    let total = packet::packet_len(bytes)?;
+    let (version, kind) = (bytes[4], bytes[5]);
+    if version != packet::VERSION || kind != PacketKind::DctVideo as u8 {
+        return Ok(total);
+    }
+    let header_len = u16::from_le_bytes([bytes[6], bytes[7]]) as usize;
+    let header_end = packet::PREFIX_LEN + header_len;
+    let header = bytes
+        .get(packet::PREFIX_LEN..header_end)
+        .ok_or(PacketError::Truncated {
+            needed: header_end,
+            available: bytes.len(),
+        })?;
+    VideoHeader::parse_parts(header, total - header_end - packet::SUFFIX_LEN)?;
+    Ok(total)
 }
 
 /// Reads what a DCT video packet declares, checking the whole packet.
@@ -741,6 +767,29 @@ mod tests {
         let end = packet.len() - packet::SUFFIX_LEN;
         let checksum = crc32fast::hash(&packet[..end]);
         packet[end..].copy_from_slice(&checksum.to_le_bytes());
+    }
+
+    #[test]
+    fn damaged_lengths_are_caught_from_the_packet_start() {
+        let picture = Picture::new(PixelFormat::I420, 64, 48);
+        let (planes, strides) = synthetic_frame(&picture);
+        let packet = FrameEncoder::new(picture, 60, 1)
+            .unwrap()
+            .encode_to_vec(&frame_ref(&planes, strides))
+            .unwrap();
+        let header_end = packet::PREFIX_LEN + FIXED_HEADER_LEN + 4;
+        assert_eq!(check_packet_start(&packet[..header_end]), Ok(packet.len()));
+        assert!(matches!(
+            check_packet_start(&packet[..header_end - 1]),
+            Err(VideoError::Packet(PacketError::Truncated { .. }))
+        ));
+
+        let mut damaged = packet.clone();
+        damaged[10] ^= 0x40;
+        assert!(matches!(
+            check_packet_start(&damaged[..header_end]),
+            Err(VideoError::Packet(PacketError::BadHeader(_)))
+        ));
     }
 
     #[test]

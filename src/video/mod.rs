@@ -7,7 +7,7 @@ mod format;
 mod slice;
 
 pub use codec::{
-    inspect, FrameDecoder, FrameEncoder, FrameMut, FrameRate, FrameRef, StreamInfo, VideoError,
-    VideoHeader,
+    check_packet_start, inspect, FrameDecoder, FrameEncoder, FrameMut, FrameRate, FrameRef,
+    StreamInfo, VideoError, VideoHeader,
 };
 pub use format::{Layout, Picture, PixelFormat, MAX_COMPONENTS, MAX_DIMENSION, MAX_PLANES};

@@ -212,6 +212,15 @@ impl DctDec {
         );
     }
 
+    /// Reports a damaged packet at the start of a byte stream and steps past its magic, so that
+    /// the search for the next packet starts inside it.
+    fn skip_damaged(&self, adapter: &gst_base::Adapter, error: &dyn std::fmt::Display) {
+        if let Some(state) = self.state.lock().unwrap().as_mut() {
+            self.warn_dropped(state, error);
+        }
+        adapter.flush(1);
+    }
+
     /// Drops a frame whose packet cannot be decoded.
     fn drop_packet(
         &self,
@@ -310,11 +319,27 @@ impl VideoDecoderImpl for DctDec {
                 }
             }
 
+            // The prefix and the kind header (at most 64 KiB) are checked as soon as they are
+            // here, so that a damaged length field is caught before waiting for its bytes.
             let mut prefix = [0u8; PREFIX_LEN];
             adapter
                 .copy(0, &mut prefix)
                 .map_err(|_| gst::FlowError::Error)?;
-            match packet_len(&prefix) {
+            let start_len = match packet_len(&prefix) {
+                Ok(_) => PREFIX_LEN + u16::from_le_bytes([prefix[6], prefix[7]]) as usize,
+                Err(_) => PREFIX_LEN,
+            };
+            if available < start_len && !at_eos {
+                return Ok(gst_video::VIDEO_DECODER_FLOW_NEED_DATA);
+            }
+            if available < start_len {
+                self.skip_damaged(adapter, &"the stream ends inside a packet header");
+                continue;
+            }
+            let start = adapter
+                .copy_bytes(0, start_len)
+                .map_err(|_| gst::FlowError::Error)?;
+            match video::check_packet_start(&start) {
                 Ok(length) if length <= available => {
                     // Check the whole packet before taking it, so that a damaged length field
                     // cannot swallow the packets after it.
@@ -329,13 +354,7 @@ impl VideoDecoderImpl for DctDec {
                             self.obj().add_to_frame(length as i32);
                             return self.obj().have_frame();
                         }
-                        Err(error) => {
-                            let mut state_guard = self.state.lock().unwrap();
-                            if let Some(state) = state_guard.as_mut() {
-                                self.warn_dropped(state, &error);
-                            }
-                            adapter.flush(1);
-                        }
+                        Err(error) => self.skip_damaged(adapter, &error),
                     }
                 }
                 Ok(length) if at_eos => {
@@ -344,17 +363,10 @@ impl VideoDecoderImpl for DctDec {
                     let error = format!(
                         "the stream ends {available} bytes into a packet of {length} bytes"
                     );
-                    let mut state_guard = self.state.lock().unwrap();
-                    if let Some(state) = state_guard.as_mut() {
-                        self.warn_dropped(state, &error);
-                    }
-                    adapter.flush(1);
+                    self.skip_damaged(adapter, &error);
                 }
                 Ok(_) => return Ok(gst_video::VIDEO_DECODER_FLOW_NEED_DATA),
-                Err(error) => {
-                    gst::warning!(CAT, imp = self, "resynchronising: {error}");
-                    adapter.flush(1);
-                }
+                Err(error) => self.skip_damaged(adapter, &error),
             }
         }
     }
