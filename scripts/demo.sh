@@ -6,5 +6,7 @@ set -euo pipefail
 cd "$(dirname -- "${BASH_SOURCE[0]}")/.."
 
 scripts/setup.sh
+# ONNX Runtime sends no telemetry from this project's processes.
+export ORT_DISABLE_TELEMETRY=1
 cargo build --release --locked --workspace
 cargo run --release --locked --quiet -p percept-examples --bin dct-roundtrip -- "$@"

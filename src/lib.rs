@@ -5,6 +5,7 @@
 pub mod coefficients;
 pub mod dct;
 pub mod metrics;
+pub mod onnx;
 pub mod packet;
 pub mod quant;
 pub mod range_coder;
