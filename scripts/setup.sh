@@ -8,7 +8,8 @@
 #      download is checked against a sha256 recorded in this script. Writes
 #      media/MANIFEST and media/LICENSES.md.
 #   3. The ONNX Runtime shared library in .deps/onnxruntime/lib/, taken from
-#      the pinned onnxruntime wheel (the CPU build).
+#      the pinned onnxruntime wheel (the CPU build), and the same wheel with
+#      numpy in a Python environment in .deps/python/, for the benchmarks.
 #
 # media/ and .deps/ are not tracked by git. The script can be run any number
 # of times; when everything is in place it only checks and returns.
@@ -80,6 +81,12 @@ ORT_WHEEL=onnxruntime-1.22.0-cp311-cp311-manylinux_2_27_x86_64.manylinux_2_28_x8
 ORT_SHA256=b978aa63a9a22095479c38371a9b359d4c15173cbb164eaad5f2cd27d666aa65
 DEPS_DIR=$ROOT/.deps
 ORT_DIR=$DEPS_DIR/onnxruntime
+
+# The Python side of ONNX Runtime, the peer the benchmarks measure against.
+NUMPY_VERSION=2.3.5
+NUMPY_WHEEL=numpy-2.3.5-cp311-cp311-manylinux_2_27_x86_64.manylinux_2_28_x86_64.whl
+NUMPY_SHA256=8cba086a43d54ca804ce711b2a940b16e452807acebe7852ff327f1ecd49b0d4
+PEER_DIR=$DEPS_DIR/python
 
 # --- helpers -----------------------------------------------------------------
 
@@ -379,6 +386,26 @@ setup_onnxruntime() {
   log "ONNX Runtime $ORT_VERSION ready in ${ORT_DIR#"$ROOT"/}/lib"
 }
 
+# A virtual environment with the onnxruntime and numpy wheels alone (no other
+# dependency is needed to run inference), installed from the checked files.
+setup_python_peer() {
+  local stamp_content="$ORT_WHEEL $ORT_SHA256 $NUMPY_WHEEL $NUMPY_SHA256"
+  if stamp_ok "$PEER_DIR/.stamp" "$stamp_content" "$PEER_DIR/bin/python"; then
+    return 0
+  fi
+
+  DID_WORK=1
+  rm -rf -- "$PEER_DIR"
+  fetch_wheel "$DEPS_DIR/.cache" onnxruntime "$ORT_VERSION" "$ORT_WHEEL" "$ORT_SHA256"
+  local onnxruntime_wheel=$WHEEL
+  fetch_wheel "$DEPS_DIR/.cache" numpy "$NUMPY_VERSION" "$NUMPY_WHEEL" "$NUMPY_SHA256"
+  python3 -m venv "$PEER_DIR" || die "python3 -m venv failed (Debian package python3-venv)"
+  "$PEER_DIR/bin/python" -m pip install --quiet --disable-pip-version-check --no-index \
+    --no-deps "$onnxruntime_wheel" "$WHEEL" || die "installing the Python peer failed"
+  printf '%s\n' "$stamp_content" >"$PEER_DIR/.stamp"
+  log "Python onnxruntime $ORT_VERSION ready in ${PEER_DIR#"$ROOT"/}"
+}
+
 # --- main --------------------------------------------------------------------
 
 main() {
@@ -398,6 +425,7 @@ main() {
   [[ $SKIP_APT -eq 1 ]] || ensure_apt_packages "${APT_PACKAGES[@]}"
   setup_media
   setup_onnxruntime
+  setup_python_peer
 
   if [[ $DID_WORK -eq 0 ]]; then
     log "everything present"

@@ -5,41 +5,15 @@ use std::path::Path;
 use std::process::Command;
 
 use percept::onnx::{self, ExecutionProvider, Model, OnnxError, SessionOptions};
-use percept_testing::{load_frames, media};
+use percept_testing::media;
 
-const CLASSIFIER: &str = "models/open-nsfw.onnx";
-const INPUT_SIZE: usize = 224;
-/// The classifier's training set mean, subtracted from each B, G and R sample.
-const MEAN_BGR: [f32; 3] = [104.0, 117.0, 123.0];
+use percept_testing::classifier::{self, INPUT_SIZE};
 
-/// A photo prepared as the classifier expects: scaled to 256x256, the centre 224x224 cut out,
-/// B'G'R' samples minus the mean, in NHWC order.
-fn classifier_input(photo: &str) -> Vec<f32> {
-    let frames = load_frames(
-        &media(photo),
-        "video/x-raw,format=BGR,width=256,height=256",
-        None,
-    );
-    let info = gst_video::VideoInfo::from_caps(frames[0].caps().unwrap()).unwrap();
-    let stride = info.stride()[0] as usize;
-    let pixels = frames[0].buffer().unwrap().map_readable().unwrap();
-    let offset = (256 - INPUT_SIZE) / 2;
-
-    let mut input = Vec::with_capacity(INPUT_SIZE * INPUT_SIZE * 3);
-    for row in offset..offset + INPUT_SIZE {
-        let line = &pixels[row * stride + offset * 3..][..INPUT_SIZE * 3];
-        for pixel in line.chunks_exact(3) {
-            for (sample, mean) in pixel.iter().zip(MEAN_BGR) {
-                input.push(*sample as f32 - mean);
-            }
-        }
-    }
-    input
-}
+const CLASSIFIER: &str = classifier::MODEL;
 
 /// The classifier's two class probabilities for a photo.
 fn classify(model: &mut Model, photo: &str) -> Vec<f32> {
-    let input = classifier_input(photo);
+    let input = classifier::input(photo);
     let session = model.session();
     let input_name = session.inputs[0].name.clone();
     let tensor =

@@ -6,6 +6,7 @@ use gst::prelude::*;
 use std::path::{Path, PathBuf};
 use std::sync::Once;
 
+pub mod classifier;
 pub mod quality;
 
 /// Initialises GStreamer and registers the project's elements, once per process.
