@@ -4,6 +4,7 @@
 
 pub mod coefficients;
 pub mod dct;
+pub mod latents;
 pub mod metrics;
 pub mod onnx;
 pub mod packet;
