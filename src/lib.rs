@@ -3,9 +3,11 @@
 //! on its own.
 
 pub mod coefficients;
+pub mod contract;
 pub mod dct;
 pub mod latents;
 pub mod metrics;
+pub mod neural;
 pub mod onnx;
 pub mod packet;
 pub mod quant;

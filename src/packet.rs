@@ -35,12 +35,14 @@ pub const MAX_PACKET_LEN: usize = 1 << 30;
 #[repr(u8)]
 pub enum PacketKind {
     DctVideo = 1,
+    NeuralImage = 2,
 }
 
 impl PacketKind {
     fn from_byte(byte: u8) -> Option<Self> {
         match byte {
             1 => Some(Self::DctVideo),
+            2 => Some(Self::NeuralImage),
             _ => None,
         }
     }

@@ -1,0 +1,366 @@
+//! The contract a learned codec's models declare, so that the elements can use any model that
+//! fits it: a small JSON file beside the ONNX files (see `models/CONTRACT.md`).
+//!
+//! Loading checks the file against itself (channel counts, ranges, quantizer steps) and then
+//! against the ONNX models it names (that the tensors it promises exist), so that a model that
+//! does not fit is refused with the mismatch named, before any media flows.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::onnx::{Model, OnnxError, SessionOptions};
+
+/// Why a contract or its models cannot be used.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ContractError {
+    Unreadable {
+        path: PathBuf,
+        why: String,
+    },
+    /// The contract parsed but says something impossible.
+    Invalid {
+        path: PathBuf,
+        why: String,
+    },
+    Onnx(OnnxError),
+    /// A model lacks a tensor the contract names.
+    MissingTensor {
+        model: PathBuf,
+        role: &'static str,
+        tensor: String,
+        available: Vec<String>,
+    },
+}
+
+impl fmt::Display for ContractError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Unreadable { path, why } => {
+                write!(f, "cannot read model contract {}: {why}", path.display())
+            }
+            Self::Invalid { path, why } => {
+                write!(f, "model contract {} is invalid: {why}", path.display())
+            }
+            Self::Onnx(error) => error.fmt(f),
+            Self::MissingTensor {
+                model,
+                role,
+                tensor,
+                available,
+            } => write!(
+                f,
+                "{} has no {role} tensor {tensor:?} as its contract says (it has {})",
+                model.display(),
+                available.join(", ")
+            ),
+        }
+    }
+}
+
+impl std::error::Error for ContractError {}
+
+impl From<OnnxError> for ContractError {
+    fn from(error: OnnxError) -> Self {
+        Self::Onnx(error)
+    }
+}
+
+/// What a codec codes.
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum MediaKind {
+    Image,
+}
+
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+pub enum TensorLayout {
+    #[serde(rename = "NCHW")]
+    Nchw,
+}
+
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+pub enum ColourOrder {
+    #[serde(rename = "RGB")]
+    Rgb,
+    #[serde(rename = "BGR")]
+    Bgr,
+}
+
+/// The picture the encoder takes.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ImageInput {
+    pub tensor: String,
+    pub layout: TensorLayout,
+    pub colour: ColourOrder,
+    /// Sample values for black and for full intensity.
+    pub range: [f32; 2],
+    /// Width and height must be multiples of this; pictures are padded up to it.
+    pub multiple_of: u32,
+}
+
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Quantization {
+    /// Uniform rounding with a step the encoder chooses within `step_range`.
+    Scalar,
+}
+
+/// The latents between encoder and decoder.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct LatentSpec {
+    pub tensor: String,
+    pub channels: usize,
+    /// Latent rows and columns per picture row and column.
+    pub downsampling: u32,
+    pub quantization: Quantization,
+    /// The quantizer steps the model was trained for, smallest (best quality) first.
+    pub step_range: [f32; 2],
+}
+
+/// The probability model of the quantized latents.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum EntropyModel {
+    /// Each channel a Gaussian of the given mean and its own scale, in latent units.
+    FactorizedGaussian { mean: f32, scales: Vec<f32> },
+}
+
+/// The picture the decoder gives back.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ImageOutput {
+    pub tensor: String,
+    pub range: [f32; 2],
+}
+
+/// A learned codec's contract.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ModelContract {
+    pub name: String,
+    pub media: MediaKind,
+    /// The encoder and decoder ONNX files, relative to the contract file.
+    pub encoder: PathBuf,
+    pub decoder: PathBuf,
+    pub input: ImageInput,
+    pub latents: LatentSpec,
+    pub entropy_model: EntropyModel,
+    pub output: ImageOutput,
+}
+
+impl ModelContract {
+    /// Reads and checks the contract at `path`.
+    pub fn load(path: &Path) -> Result<Self, ContractError> {
+        let text = std::fs::read_to_string(path).map_err(|error| ContractError::Unreadable {
+            path: path.to_owned(),
+            why: error.to_string(),
+        })?;
+        let mut contract: Self =
+            serde_json::from_str(&text).map_err(|error| ContractError::Invalid {
+                path: path.to_owned(),
+                why: error.to_string(),
+            })?;
+        contract.check().map_err(|why| ContractError::Invalid {
+            path: path.to_owned(),
+            why,
+        })?;
+
+        let directory = path.parent().unwrap_or(Path::new("."));
+        contract.encoder = directory.join(&contract.encoder);
+        contract.decoder = directory.join(&contract.decoder);
+        Ok(contract)
+    }
+
+    fn check(&self) -> Result<(), String> {
+        let ordered = |[low, high]: [f32; 2]| low.is_finite() && high.is_finite() && low < high;
+        if !ordered(self.input.range) || !ordered(self.output.range) {
+            return Err("sample ranges must run from a lower to a higher finite value".into());
+        }
+        let multiple = self.input.multiple_of;
+        let downsampling = self.latents.downsampling;
+        if downsampling == 0 || multiple == 0 || multiple % downsampling != 0 {
+            return Err(format!(
+                "multiple_of {multiple} must be a positive multiple of the downsampling \
+                 {downsampling}"
+            ));
+        }
+        let [smallest, largest] = self.latents.step_range;
+        if !(smallest > 0.0 && smallest <= largest && largest.is_finite()) {
+            return Err(format!(
+                "step_range [{smallest}, {largest}] is not a range of steps"
+            ));
+        }
+        match &self.entropy_model {
+            EntropyModel::FactorizedGaussian { mean, scales } => {
+                if *mean != 0.0 {
+                    return Err(format!(
+                        "only zero-mean Gaussians are supported, not {mean}"
+                    ));
+                }
+                if scales.len() != self.latents.channels {
+                    return Err(format!(
+                        "{} scales for {} latent channels",
+                        scales.len(),
+                        self.latents.channels
+                    ));
+                }
+                if let Some(scale) = scales.iter().find(|s| !(s.is_finite() && **s > 0.0)) {
+                    return Err(format!("scale {scale} is not positive"));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The quantizer step for a quality from 0 (the largest step) to 1 (the smallest), spaced
+    /// evenly on a logarithmic scale.
+    pub fn step_for_quality(&self, quality: f32) -> f32 {
+        let [smallest, largest] = self.latents.step_range;
+        let quality = quality.clamp(0.0, 1.0);
+        (largest.ln() + (smallest.ln() - largest.ln()) * quality).exp()
+    }
+}
+
+fn require_tensor(
+    model: &mut Model,
+    path: &Path,
+    role: &'static str,
+    tensor: &str,
+) -> Result<(), ContractError> {
+    let session = model.session();
+    let names: Vec<String> = if role.ends_with("input") {
+        session.inputs.iter().map(|i| i.name.clone()).collect()
+    } else {
+        session.outputs.iter().map(|o| o.name.clone()).collect()
+    };
+    if names.iter().any(|name| name == tensor) {
+        Ok(())
+    } else {
+        Err(ContractError::MissingTensor {
+            model: path.to_owned(),
+            role,
+            tensor: tensor.to_owned(),
+            available: names,
+        })
+    }
+}
+
+/// A contract with its encoder and decoder loaded and checked against it.
+pub struct LoadedCodec {
+    pub contract: ModelContract,
+    pub encoder: Model,
+    pub decoder: Model,
+}
+
+impl LoadedCodec {
+    pub fn load(contract: &Path, options: &SessionOptions) -> Result<Self, ContractError> {
+        let contract = ModelContract::load(contract)?;
+        let mut encoder = Model::load(&contract.encoder, options)?;
+        let mut decoder = Model::load(&contract.decoder, options)?;
+        require_tensor(
+            &mut encoder,
+            &contract.encoder,
+            "input",
+            &contract.input.tensor,
+        )?;
+        require_tensor(
+            &mut encoder,
+            &contract.encoder,
+            "output",
+            &contract.latents.tensor,
+        )?;
+        require_tensor(
+            &mut decoder,
+            &contract.decoder,
+            "input",
+            &contract.latents.tensor,
+        )?;
+        require_tensor(
+            &mut decoder,
+            &contract.decoder,
+            "output",
+            &contract.output.tensor,
+        )?;
+        Ok(Self {
+            contract,
+            encoder,
+            decoder,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const VALID: &str = r#"{
+        "name": "test",
+        "media": "image",
+        "encoder": "encoder.onnx",
+        "decoder": "decoder.onnx",
+        "input": {"tensor": "image", "layout": "NCHW", "colour": "RGB", "range": [0.0, 1.0],
+                  "multiple_of": 16},
+        "latents": {"tensor": "latents", "channels": 2, "downsampling": 16,
+                    "quantization": "scalar", "step_range": [0.5, 4.0]},
+        "entropy_model": {"kind": "factorized-gaussian", "mean": 0.0, "scales": [1.0, 2.5]},
+        "output": {"tensor": "image", "range": [0.0, 1.0]}
+    }"#;
+
+    fn load_text(text: &str) -> Result<ModelContract, ContractError> {
+        let directory = std::env::temp_dir().join(format!("contract-{}", std::process::id()));
+        std::fs::create_dir_all(&directory).unwrap();
+        let path = directory.join(format!("{:x}.json", crc32fast::hash(text.as_bytes())));
+        std::fs::write(&path, text).unwrap();
+        let result = ModelContract::load(&path);
+        std::fs::remove_file(&path).unwrap();
+        result
+    }
+
+    #[test]
+    fn a_valid_contract_loads_with_paths_beside_it() {
+        let contract = load_text(VALID).unwrap();
+        assert_eq!(contract.latents.channels, 2);
+        assert!(contract.encoder.ends_with("encoder.onnx"));
+        assert!(contract.encoder.is_absolute());
+        assert_eq!(contract.step_for_quality(1.0), 0.5);
+        assert!((contract.step_for_quality(0.5) - 2f32.sqrt()).abs() < 1e-5);
+    }
+
+    #[test]
+    fn mismatches_are_named() {
+        let cases = [
+            (
+                VALID.replace("[1.0, 2.5]", "[1.0]"),
+                "1 scales for 2 latent channels",
+            ),
+            (
+                VALID.replace("\"multiple_of\": 16", "\"multiple_of\": 24"),
+                "multiple_of 24",
+            ),
+            (VALID.replace("[0.5, 4.0]", "[4.0, 0.5]"), "step_range"),
+            (
+                VALID.replace("\"image\",\n", "\"audio\",\n"),
+                "unknown variant `audio`",
+            ),
+            (
+                VALID.replace("\"NCHW\"", "\"NHWC\""),
+                "unknown variant `NHWC`",
+            ),
+            (VALID.replace("\"mean\": 0.0", "\"mean\": 0.5"), "zero-mean"),
+            (
+                VALID.replace("\"name\"", "\"nmae\""),
+                "unknown field `nmae`",
+            ),
+        ];
+        for (text, expected) in cases {
+            let error = load_text(&text).unwrap_err().to_string();
+            assert!(error.contains(expected), "{error:?} lacks {expected:?}");
+        }
+        let missing = ModelContract::load(Path::new("/nonexistent/model.json")).unwrap_err();
+        assert!(missing.to_string().contains("/nonexistent/model.json"));
+    }
+}

@@ -1,0 +1,382 @@
+//! Learned image coding: a contract's encoder turns a picture into latents, which are
+//! quantized with a step chosen for the wanted quality and entropy coded into a packet; the
+//! decoder side reverses it.
+//!
+//! The kind header of a neural image packet (little-endian):
+//!
+//! | bytes | field |
+//! |---|---|
+//! | 4 | model fingerprint (see [`fingerprint`]) |
+//! | 4 | width |
+//! | 4 | height |
+//! | 4 | quantizer step, IEEE 754 single precision |
+//! | 2 | latent channels |
+//! | 2 | latent rows |
+//! | 2 | latent columns |
+
+use std::fmt;
+
+use crate::contract::{ColourOrder, ContractError, EntropyModel, LoadedCodec, ModelContract};
+use crate::latents::{FactorizedGaussian, LatentError, MAX_MAGNITUDE};
+use crate::packet::{self, Packet, PacketError, PacketKind};
+
+const HEADER_LEN: usize = 22;
+
+/// Why a picture could not be coded or decoded.
+#[derive(Debug)]
+pub enum NeuralError {
+    Contract(ContractError),
+    Latents(LatentError),
+    Packet(PacketError),
+    Inference(String),
+    /// The packet was made with another model than the one loaded.
+    WrongModel {
+        packet: u32,
+        loaded: u32,
+    },
+    /// Width or height is zero or too large for the packet.
+    InvalidSize {
+        width: u32,
+        height: u32,
+    },
+    /// The pixel buffer handed over is too small for the picture.
+    BufferTooSmall {
+        needed: usize,
+        available: usize,
+    },
+}
+
+impl fmt::Display for NeuralError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Contract(error) => error.fmt(f),
+            Self::Latents(error) => error.fmt(f),
+            Self::Packet(error) => error.fmt(f),
+            Self::Inference(why) => write!(f, "inference failed: {why}"),
+            Self::WrongModel { packet, loaded } => write!(
+                f,
+                "packet was coded with model {packet:08x}, but model {loaded:08x} is loaded"
+            ),
+            Self::InvalidSize { width, height } => {
+                write!(f, "unsupported picture size {width}x{height}")
+            }
+            Self::BufferTooSmall { needed, available } => write!(
+                f,
+                "pixel buffer holds {available} bytes but the picture needs {needed}"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for NeuralError {}
+
+impl From<LatentError> for NeuralError {
+    fn from(error: LatentError) -> Self {
+        Self::Latents(error)
+    }
+}
+
+impl From<PacketError> for NeuralError {
+    fn from(error: PacketError) -> Self {
+        Self::Packet(error)
+    }
+}
+
+impl From<ort::Error> for NeuralError {
+    fn from(error: ort::Error) -> Self {
+        Self::Inference(error.to_string())
+    }
+}
+
+/// Identifies a model's latent space and entropy model, so that a decoder can tell whether a
+/// packet was made with the model it has.
+pub fn fingerprint(contract: &ModelContract) -> u32 {
+    let mut hasher = crc32fast::Hasher::new();
+    hasher.update(contract.name.as_bytes());
+    hasher.update(&(contract.latents.channels as u32).to_le_bytes());
+    hasher.update(&contract.latents.downsampling.to_le_bytes());
+    let EntropyModel::FactorizedGaussian { scales, .. } = &contract.entropy_model;
+    for scale in scales {
+        hasher.update(&scale.to_le_bytes());
+    }
+    hasher.finalize()
+}
+
+/// Interleaved 8-bit R'G'B' pictures: `pixels` holds `height` rows of `stride` bytes, each
+/// starting with `width` pixels of three bytes in `order`.
+#[derive(Clone, Copy, Debug)]
+pub struct RgbPicture<'a> {
+    pub pixels: &'a [u8],
+    pub width: u32,
+    pub height: u32,
+    pub stride: usize,
+    pub order: ColourOrder,
+}
+
+/// Where a decoded picture goes, laid out as [`RgbPicture`].
+#[derive(Debug)]
+pub struct RgbPictureMut<'a> {
+    pub pixels: &'a mut [u8],
+    pub width: u32,
+    pub height: u32,
+    pub stride: usize,
+    pub order: ColourOrder,
+}
+
+fn check_buffer(len: usize, width: u32, height: u32, stride: usize) -> Result<(), NeuralError> {
+    if width == 0 || height == 0 || width > u16::MAX as u32 * 16 || height > u16::MAX as u32 * 16 {
+        return Err(NeuralError::InvalidSize { width, height });
+    }
+    let row = width as usize * 3;
+    let needed = (height as usize - 1) * stride + row;
+    if stride < row || len < needed {
+        return Err(NeuralError::BufferTooSmall {
+            needed,
+            available: len,
+        });
+    }
+    Ok(())
+}
+
+/// A learned image codec: one loaded contract, used to encode, to decode, or both.
+pub struct NeuralImageCodec {
+    codec: LoadedCodec,
+    fingerprint: u32,
+    step: f32,
+    coder: FactorizedGaussian,
+    input: Vec<f32>,
+    latents: Vec<i32>,
+}
+
+impl NeuralImageCodec {
+    pub fn new(codec: LoadedCodec) -> Result<Self, NeuralError> {
+        let step = codec.contract.step_for_quality(1.0);
+        let EntropyModel::FactorizedGaussian { scales, .. } = &codec.contract.entropy_model;
+        let coder = FactorizedGaussian::new(scales, step)?;
+        Ok(Self {
+            fingerprint: fingerprint(&codec.contract),
+            codec,
+            step,
+            coder,
+            input: Vec::new(),
+            latents: Vec::new(),
+        })
+    }
+
+    pub fn contract(&self) -> &ModelContract {
+        &self.codec.contract
+    }
+
+    pub fn fingerprint(&self) -> u32 {
+        self.fingerprint
+    }
+
+    /// Sets the quantizer step; the entropy tables are rebuilt only when it changes.
+    pub fn set_step(&mut self, step: f32) -> Result<(), NeuralError> {
+        if step != self.step {
+            let EntropyModel::FactorizedGaussian { scales, .. } =
+                &self.codec.contract.entropy_model;
+            self.coder = FactorizedGaussian::new(scales, step)?;
+            self.step = step;
+        }
+        Ok(())
+    }
+
+    /// Picture size padded up to what the model takes.
+    fn padded(&self, width: u32, height: u32) -> (usize, usize) {
+        let multiple = self.codec.contract.input.multiple_of;
+        (
+            width.next_multiple_of(multiple) as usize,
+            height.next_multiple_of(multiple) as usize,
+        )
+    }
+
+    /// Codes a picture into a packet.
+    pub fn encode(&mut self, picture: &RgbPicture) -> Result<Vec<u8>, NeuralError> {
+        check_buffer(
+            picture.pixels.len(),
+            picture.width,
+            picture.height,
+            picture.stride,
+        )?;
+        let (width, height) = (picture.width as usize, picture.height as usize);
+        let (padded_width, padded_height) = self.padded(picture.width, picture.height);
+        let contract = &self.codec.contract;
+        let [low, high] = contract.input.range;
+        let swap = picture.order != contract.input.colour;
+
+        // Planar, in the model's colour order and range, repeating the last row and column
+        // into the padding.
+        let plane = padded_width * padded_height;
+        self.input.resize(3 * plane, 0.0);
+        for y in 0..padded_height {
+            let row = &picture.pixels[y.min(height - 1) * picture.stride..];
+            for x in 0..padded_width {
+                let pixel = &row[3 * x.min(width - 1)..][..3];
+                for channel in 0..3 {
+                    let source = if swap { 2 - channel } else { channel };
+                    let value = pixel[source] as f32 / 255.0 * (high - low) + low;
+                    self.input[channel * plane + y * padded_width + x] = value;
+                }
+            }
+        }
+
+        let tensor = ort::value::TensorRef::from_array_view((
+            [1usize, 3, padded_height, padded_width],
+            &self.input[..],
+        ))?;
+        let input_name = contract.input.tensor.clone();
+        let latent_name = contract.latents.tensor.clone();
+        let session = self.codec.encoder.session();
+        let outputs = session.run(ort::inputs![input_name.as_str() => tensor])?;
+        let (shape, values) = outputs[latent_name.as_str()].try_extract_tensor::<f32>()?;
+        let (channels, rows, columns) = match shape[..] {
+            [1, c, r, w] => (c as usize, r as usize, w as usize),
+            _ => return Err(NeuralError::Inference(format!("latent shape {shape:?}"))),
+        };
+
+        let step = self.step;
+        self.latents.clear();
+        self.latents.extend(
+            values
+                .iter()
+                .map(|&y| ((y / step).round() as i32).clamp(-MAX_MAGNITUDE, MAX_MAGNITUDE)),
+        );
+        drop(outputs);
+
+        let mut payload = Vec::new();
+        self.coder.encode(&self.latents, &mut payload)?;
+
+        let mut header = Vec::with_capacity(HEADER_LEN);
+        header.extend_from_slice(&self.fingerprint.to_le_bytes());
+        header.extend_from_slice(&picture.width.to_le_bytes());
+        header.extend_from_slice(&picture.height.to_le_bytes());
+        header.extend_from_slice(&step.to_le_bytes());
+        for dimension in [channels, rows, columns] {
+            header.extend_from_slice(&(dimension as u16).to_le_bytes());
+        }
+        let mut packet =
+            vec![0; packet::PREFIX_LEN + HEADER_LEN + payload.len() + packet::SUFFIX_LEN];
+        packet::write_packet(&mut packet, PacketKind::NeuralImage, &header, |out| {
+            out.copy_from_slice(&payload)
+        });
+        Ok(packet)
+    }
+
+    /// Reads a packet's picture size after checking it.
+    pub fn inspect(bytes: &[u8]) -> Result<(u32, u32), NeuralError> {
+        let packet = Packet::parse_kind(bytes, PacketKind::NeuralImage)?;
+        let header = parse_header(packet.header)?;
+        Ok((header.width, header.height))
+    }
+
+    /// Decodes a packet into `picture`, which must be of the packet's size.
+    pub fn decode(&mut self, bytes: &[u8], picture: RgbPictureMut) -> Result<(), NeuralError> {
+        let packet = Packet::parse_kind(bytes, PacketKind::NeuralImage)?;
+        let header = parse_header(packet.header)?;
+        if header.fingerprint != self.fingerprint {
+            return Err(NeuralError::WrongModel {
+                packet: header.fingerprint,
+                loaded: self.fingerprint,
+            });
+        }
+        if (header.width, header.height) != (picture.width, picture.height) {
+            return Err(NeuralError::InvalidSize {
+                width: picture.width,
+                height: picture.height,
+            });
+        }
+        check_buffer(
+            picture.pixels.len(),
+            picture.width,
+            picture.height,
+            picture.stride,
+        )?;
+        let downsampling = self.codec.contract.latents.downsampling as usize;
+        let (padded_width, padded_height) = self.padded(header.width, header.height);
+        let expected = (
+            self.codec.contract.latents.channels,
+            padded_height / downsampling,
+            padded_width / downsampling,
+        );
+        if (header.channels, header.rows, header.columns) != expected {
+            return Err(NeuralError::Packet(PacketError::BadHeader(format!(
+                "latents of {}x{}x{} for a {}x{} picture",
+                header.channels, header.rows, header.columns, header.width, header.height
+            ))));
+        }
+
+        self.set_step(header.step)?;
+        self.latents
+            .resize(header.channels * header.rows * header.columns, 0);
+        self.coder.decode(packet.payload, &mut self.latents)?;
+        self.input.clear();
+        self.input
+            .extend(self.latents.iter().map(|&q| q as f32 * header.step));
+
+        let contract = &self.codec.contract;
+        let tensor = ort::value::TensorRef::from_array_view((
+            [1usize, header.channels, header.rows, header.columns],
+            &self.input[..],
+        ))?;
+        let latent_name = contract.latents.tensor.clone();
+        let output_name = contract.output.tensor.clone();
+        let [low, high] = contract.output.range;
+        let swap = picture.order != contract.input.colour;
+        let session = self.codec.decoder.session();
+        let outputs = session.run(ort::inputs![latent_name.as_str() => tensor])?;
+        let (shape, values) = outputs[output_name.as_str()].try_extract_tensor::<f32>()?;
+        let (plane_height, plane_width) = match shape[..] {
+            [1, 3, h, w]
+                if h as usize >= header.height as usize && w as usize >= header.width as usize =>
+            {
+                (h as usize, w as usize)
+            }
+            _ => return Err(NeuralError::Inference(format!("decoded shape {shape:?}"))),
+        };
+
+        let plane = plane_width * plane_height;
+        for y in 0..header.height as usize {
+            let row = &mut picture.pixels[y * picture.stride..][..header.width as usize * 3];
+            for (x, pixel) in row.chunks_exact_mut(3).enumerate() {
+                for channel in 0..3 {
+                    let value = values[channel * plane + y * plane_width + x];
+                    let sample = (value - low) / (high - low) * 255.0 + 0.5;
+                    pixel[if swap { 2 - channel } else { channel }] = sample as u8;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+struct Header {
+    fingerprint: u32,
+    width: u32,
+    height: u32,
+    step: f32,
+    channels: usize,
+    rows: usize,
+    columns: usize,
+}
+
+fn parse_header(header: &[u8]) -> Result<Header, NeuralError> {
+    if header.len() != HEADER_LEN {
+        return Err(PacketError::BadHeader(format!("header of {} bytes", header.len())).into());
+    }
+    let u32_at = |at: usize| u32::from_le_bytes(header[at..at + 4].try_into().unwrap());
+    let u16_at = |at: usize| u16::from_le_bytes([header[at], header[at + 1]]) as usize;
+    let step = f32::from_bits(u32_at(12));
+    if !(step.is_finite() && step > 0.0) {
+        return Err(PacketError::BadHeader(format!("quantizer step {step}")).into());
+    }
+    Ok(Header {
+        fingerprint: u32_at(0),
+        width: u32_at(4),
+        height: u32_at(8),
+        step,
+        channels: u16_at(16),
+        rows: u16_at(18),
+        columns: u16_at(20),
+    })
+}
