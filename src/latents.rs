@@ -88,7 +88,6 @@ impl ChannelTable {
 pub struct FactorizedGaussian {
     channels: Vec<ChannelTable>,
     escape: DefaultUniformModel,
-    encoder: DefaultRangeEncoder,
 }
 
 impl FactorizedGaussian {
@@ -113,7 +112,6 @@ impl FactorizedGaussian {
         Ok(Self {
             channels,
             escape: DefaultUniformModel::new(MAX_MAGNITUDE as usize + 1),
-            encoder: DefaultRangeEncoder::new(),
         })
     }
 
@@ -131,9 +129,11 @@ impl FactorizedGaussian {
 
     /// Codes `latents` (channel-major: every value of channel 0, then of channel 1, ...) and
     /// appends the bytes to `out`. Values beyond [`MAX_MAGNITUDE`] are clamped to it.
-    pub fn encode(&mut self, latents: &[i32], out: &mut Vec<u8>) -> Result<(), LatentError> {
+    pub fn encode(&self, latents: &[i32], out: &mut Vec<u8>) -> Result<(), LatentError> {
         let plane_len = self.plane_len(latents.len())?;
-        self.encoder.clear();
+        // A fresh encoder per call: constriction's range encoder does not return to its
+        // initial state after `clear` once its output has been taken.
+        let mut encoder = DefaultRangeEncoder::new();
         for (table, plane) in self
             .channels
             .iter()
@@ -142,18 +142,20 @@ impl FactorizedGaussian {
             for &value in plane {
                 let value = value.clamp(-MAX_MAGNITUDE, MAX_MAGNITUDE);
                 let symbol = (value + table.radius + 1).clamp(0, 2 * table.radius + 2) as usize;
-                self.encoder
+                encoder
                     .encode_symbol(symbol, &table.model)
                     .map_err(|_| LatentError::Corrupt)?;
                 if value.abs() > table.radius {
                     let excess = (value.abs() - table.radius - 1) as usize;
-                    self.encoder
+                    encoder
                         .encode_symbol(excess, self.escape)
                         .map_err(|_| LatentError::Corrupt)?;
                 }
             }
         }
-        let words = self.encoder.get_compressed();
+        let words = encoder
+            .into_compressed()
+            .map_err(|_| LatentError::Corrupt)?;
         out.extend(words.iter().flat_map(|word| word.to_le_bytes()));
         Ok(())
     }
@@ -261,7 +263,7 @@ mod tests {
             latents[0] = 20_000;
             latents[501] = -MAX_MAGNITUDE;
             latents[1002] = 5000;
-            let mut coder = FactorizedGaussian::new(&scales, step).unwrap();
+            let coder = FactorizedGaussian::new(&scales, step).unwrap();
             let mut bytes = Vec::new();
             coder.encode(&latents, &mut bytes).unwrap();
 
@@ -272,10 +274,25 @@ mod tests {
     }
 
     #[test]
+    fn one_coder_codes_many_frames() {
+        let scales = [0.2, 1.0, 5.0, 40.0];
+        let coder = FactorizedGaussian::new(&scales, 1.0).unwrap();
+        for frame in 0..40 {
+            let step = 0.25 + frame as f32 * 0.1;
+            let latents = quantized_latents(&scales, step, 300 + frame);
+            let mut bytes = Vec::new();
+            coder.encode(&latents, &mut bytes).unwrap();
+            let mut decoded = vec![0; latents.len()];
+            coder.decode(&bytes, &mut decoded).unwrap();
+            assert_eq!(decoded, latents, "frame {frame}");
+        }
+    }
+
+    #[test]
     fn coded_size_is_close_to_the_information_content() {
         let scales = [0.5, 1.0, 2.0, 8.0];
         let latents = quantized_latents(&scales, 1.0, 20_000);
-        let mut coder = FactorizedGaussian::new(&scales, 1.0).unwrap();
+        let coder = FactorizedGaussian::new(&scales, 1.0).unwrap();
         let mut bytes = Vec::new();
         coder.encode(&latents, &mut bytes).unwrap();
         let ideal = coder.information(&latents).unwrap() / 8.0;
@@ -292,7 +309,7 @@ mod tests {
         assert!(FactorizedGaussian::new(&[1.0, -1.0], 1.0).is_err());
         assert!(FactorizedGaussian::new(&[1.0, f32::NAN], 1.0).is_err());
         assert!(FactorizedGaussian::new(&[1.0], 0.0).is_err());
-        let mut coder = FactorizedGaussian::new(&[1.0, 2.0], 1.0).unwrap();
+        let coder = FactorizedGaussian::new(&[1.0, 2.0], 1.0).unwrap();
         let error = coder.encode(&[1, 2, 3], &mut Vec::new()).unwrap_err();
         assert_eq!(
             error,
@@ -307,7 +324,7 @@ mod tests {
     fn corrupt_data_decodes_to_an_error_or_bounded_values() {
         let scales = [1.0, 3.0];
         let latents = quantized_latents(&scales, 1.0, 300);
-        let mut coder = FactorizedGaussian::new(&scales, 1.0).unwrap();
+        let coder = FactorizedGaussian::new(&scales, 1.0).unwrap();
         let mut bytes = Vec::new();
         coder.encode(&latents, &mut bytes).unwrap();
 

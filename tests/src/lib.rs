@@ -15,6 +15,7 @@ pub fn init() {
     INIT.call_once(|| {
         gst::init().expect("GStreamer failed to initialise");
         gstdct::plugin_register_static().expect("failed to register the dct plugin");
+        gstneural::plugin_register_static().expect("failed to register the neural plugin");
     });
 }
 
@@ -74,10 +75,19 @@ pub fn collect_samples(pipeline: &gst::Pipeline) -> Result<Vec<gst::Sample>, Str
 
 /// Plays `pipeline` until EOS and stops it; returns the first error posted.
 pub fn run_to_eos(pipeline: &gst::Pipeline) -> Result<(), String> {
-    pipeline
-        .set_state(gst::State::Playing)
-        .map_err(|_| "pipeline failed to start".to_owned())?;
     let bus = pipeline.bus().unwrap();
+    if pipeline.set_state(gst::State::Playing).is_err() {
+        // The element that refused to start says why on the bus.
+        let why = bus
+            .pop_filtered(&[gst::MessageType::Error])
+            .and_then(|message| match message.view() {
+                gst::MessageView::Error(error) => Some(error.error().to_string()),
+                _ => None,
+            })
+            .unwrap_or_default();
+        pipeline.set_state(gst::State::Null).unwrap();
+        return Err(format!("pipeline failed to start: {why}"));
+    }
     let message = bus.timed_pop_filtered(
         PIPELINE_TIMEOUT,
         &[gst::MessageType::Eos, gst::MessageType::Error],

@@ -1,0 +1,269 @@
+// SPDX-License-Identifier: MPL-2.0
+
+use std::sync::{LazyLock, Mutex};
+
+use gst::glib;
+use gst::subclass::prelude::*;
+use gst_video::prelude::*;
+use gst_video::subclass::prelude::*;
+
+use percept::contract::ColourOrder;
+use percept::neural::{NeuralImageCodec, RgbPictureMut};
+use percept::onnx::ExecutionProvider;
+
+use crate::settings::{ModelSettings, ENCODED_MEDIA_TYPE};
+
+static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
+    gst::DebugCategory::new(
+        "neuraldec",
+        gst::DebugColorFlags::empty(),
+        Some("Learned image decoder"),
+    )
+});
+
+const EXAMPLE: &str = "gst-launch-1.0 videotestsrc num-buffers=10 ! videoconvert \
+                       ! neuralenc ! neuraldec ! videoconvert ! autovideosink";
+
+struct State {
+    codec: NeuralImageCodec,
+    input_state:
+        Option<gst_video::VideoCodecState<'static, gst_video::video_codec_state::Readable>>,
+    /// Format and size the negotiated output caps describe.
+    output: Option<(gst_video::VideoFormat, u32, u32)>,
+    format: gst_video::VideoFormat,
+    dropped: u64,
+}
+
+#[derive(Default)]
+pub struct NeuralDec {
+    settings: Mutex<ModelSettings>,
+    state: Mutex<Option<State>>,
+    active_provider: Mutex<Option<ExecutionProvider>>,
+}
+
+#[glib::object_subclass]
+impl ObjectSubclass for NeuralDec {
+    const NAME: &'static str = "GstNeuralDec";
+    type Type = super::NeuralDec;
+    type ParentType = gst_video::VideoDecoder;
+}
+
+impl ObjectImpl for NeuralDec {
+    fn properties() -> &'static [glib::ParamSpec] {
+        static PROPERTIES: LazyLock<Vec<glib::ParamSpec>> =
+            LazyLock::new(ModelSettings::properties);
+        PROPERTIES.as_ref()
+    }
+
+    fn set_property(&self, _id: usize, value: &glib::Value, pspec: &glib::ParamSpec) {
+        if let Err(error) = self.settings.lock().unwrap().set(pspec.name(), value) {
+            gst::element_imp_error!(self, gst::LibraryError::Settings, ("{error}"));
+        }
+    }
+
+    fn property(&self, _id: usize, pspec: &glib::ParamSpec) -> glib::Value {
+        let active = *self.active_provider.lock().unwrap();
+        self.settings
+            .lock()
+            .unwrap()
+            .get(pspec.name(), active)
+            .expect("every property is handled")
+    }
+
+    fn constructed(&self) {
+        self.parent_constructed();
+        self.obj().set_packetized(true);
+        self.obj().set_max_errors(-1);
+    }
+}
+
+impl GstObjectImpl for NeuralDec {}
+
+impl ElementImpl for NeuralDec {
+    fn metadata() -> Option<&'static gst::subclass::ElementMetadata> {
+        static ELEMENT_METADATA: LazyLock<gst::subclass::ElementMetadata> = LazyLock::new(|| {
+            gst::subclass::ElementMetadata::with_additional(
+                "Learned image decoder",
+                "Codec/Decoder/Video",
+                "Decodes pictures coded by neuralenc with the same learned codec",
+                "The percept developers",
+                &[("Example", EXAMPLE)],
+            )
+        });
+        Some(&*ELEMENT_METADATA)
+    }
+
+    fn pad_templates() -> &'static [gst::PadTemplate] {
+        static PAD_TEMPLATES: LazyLock<Vec<gst::PadTemplate>> = LazyLock::new(|| {
+            let sink = gst::PadTemplate::new(
+                "sink",
+                gst::PadDirection::Sink,
+                gst::PadPresence::Always,
+                &gst::Caps::builder(ENCODED_MEDIA_TYPE)
+                    .field("parsed", true)
+                    .build(),
+            )
+            .unwrap();
+            let src_caps = gst_video::VideoCapsBuilder::new()
+                .format_list([gst_video::VideoFormat::Rgb, gst_video::VideoFormat::Bgr])
+                .width_range(1..=16384)
+                .height_range(1..=16384)
+                .build();
+            let src = gst::PadTemplate::new(
+                "src",
+                gst::PadDirection::Src,
+                gst::PadPresence::Always,
+                &src_caps,
+            )
+            .unwrap();
+            vec![src, sink]
+        });
+        PAD_TEMPLATES.as_ref()
+    }
+}
+
+impl NeuralDec {
+    fn drop_packet(
+        &self,
+        state: &mut State,
+        frame: gst_video::VideoCodecFrame,
+        error: &dyn std::fmt::Display,
+    ) -> Result<gst::FlowSuccess, gst::FlowError> {
+        state.dropped += 1;
+        gst::element_imp_warning!(
+            self,
+            gst::StreamError::Decode,
+            ("Dropped a packet: {error}"),
+            ["{} dropped so far", state.dropped]
+        );
+        self.obj().drop_frame(frame)
+    }
+}
+
+impl VideoDecoderImpl for NeuralDec {
+    fn start(&self) -> Result<(), gst::ErrorMessage> {
+        let settings = self.settings.lock().unwrap().clone();
+        let (loaded, runtime) = settings.load()?;
+        gst::info!(
+            CAT,
+            imp = self,
+            "ONNX Runtime {} from {}",
+            runtime.version,
+            runtime.path.display()
+        );
+        if let Some(reason) = loaded.decoder.fallback_reason() {
+            gst::element_imp_warning!(
+                self,
+                gst::LibraryError::Settings,
+                ("Running on the CPU: {reason}")
+            );
+        }
+        *self.active_provider.lock().unwrap() = Some(loaded.decoder.active_provider());
+        let codec = NeuralImageCodec::new(loaded)
+            .map_err(|error| gst::error_msg!(gst::LibraryError::Init, ("{error}")))?;
+        *self.state.lock().unwrap() = Some(State {
+            codec,
+            input_state: None,
+            output: None,
+            format: gst_video::VideoFormat::Rgb,
+            dropped: 0,
+        });
+        Ok(())
+    }
+
+    fn stop(&self) -> Result<(), gst::ErrorMessage> {
+        *self.state.lock().unwrap() = None;
+        *self.active_provider.lock().unwrap() = None;
+        Ok(())
+    }
+
+    fn set_format(
+        &self,
+        input_state: &gst_video::VideoCodecState<'static, gst_video::video_codec_state::Readable>,
+    ) -> Result<(), gst::LoggableError> {
+        let caps = input_state
+            .caps()
+            .ok_or_else(|| gst::loggable_error!(CAT, "input state without caps"))?;
+        let format = caps
+            .structure(0)
+            .and_then(|s| s.get::<&str>("format").ok())
+            .map(gst_video::VideoFormat::from_string)
+            .filter(|f| *f == gst_video::VideoFormat::Bgr)
+            .unwrap_or(gst_video::VideoFormat::Rgb);
+        let mut state_guard = self.state.lock().unwrap();
+        let state = state_guard
+            .as_mut()
+            .ok_or_else(|| gst::loggable_error!(CAT, "not started"))?;
+        state.input_state = Some(input_state.clone());
+        state.output = None;
+        state.format = format;
+        Ok(())
+    }
+
+    fn handle_frame(
+        &self,
+        mut frame: gst_video::VideoCodecFrame,
+    ) -> Result<gst::FlowSuccess, gst::FlowError> {
+        let mut state_guard = self.state.lock().unwrap();
+        let state = state_guard.as_mut().ok_or(gst::FlowError::NotNegotiated)?;
+        let input = frame.input_buffer_owned().ok_or(gst::FlowError::Error)?;
+        let map = input.map_readable().map_err(|_| gst::FlowError::Error)?;
+        let (width, height) = match NeuralImageCodec::inspect(&map) {
+            Ok(size) => size,
+            Err(error) => return self.drop_packet(state, frame, &error),
+        };
+
+        let wanted = (state.format, width, height);
+        if state.output != Some(wanted) {
+            let element = self.obj();
+            let output_state = element.set_output_state(
+                state.format,
+                width,
+                height,
+                state.input_state.as_ref(),
+            )?;
+            element.negotiate(output_state)?;
+            state.output = Some(wanted);
+        }
+
+        self.obj().allocate_output_frame(&mut frame, None)?;
+        let info = self
+            .obj()
+            .output_state()
+            .ok_or(gst::FlowError::NotNegotiated)?
+            .info()
+            .clone();
+        let order = if state.format == gst_video::VideoFormat::Bgr {
+            ColourOrder::Bgr
+        } else {
+            ColourOrder::Rgb
+        };
+        let result = {
+            let output = frame.output_buffer_mut().ok_or(gst::FlowError::Error)?;
+            let mut video_frame = gst_video::VideoFrameRef::from_buffer_ref_writable(output, &info)
+                .map_err(|_| gst::FlowError::Error)?;
+            let stride = video_frame.plane_stride()[0] as usize;
+            let pixels = video_frame
+                .plane_data_mut(0)
+                .map_err(|_| gst::FlowError::Error)?;
+            state.codec.decode(
+                &map,
+                RgbPictureMut {
+                    pixels,
+                    width,
+                    height,
+                    stride,
+                    order,
+                },
+            )
+        };
+        drop(map);
+        match result {
+            Ok(()) => {
+                drop(state_guard);
+                self.obj().finish_frame(frame)
+            }
+            Err(error) => self.drop_packet(state, frame, &error),
+        }
+    }
+}

@@ -1,0 +1,34 @@
+// SPDX-License-Identifier: MPL-2.0
+
+/**
+ * element-neuraldec:
+ *
+ * Decodes `video/x-neural` packets made by `neuralenc` with the same model: the latents are
+ * entropy decoded under the model's probability model and the model's decoder restores the
+ * picture, at the size the packet declares. A packet made with another model, or damaged, is
+ * dropped with a warning that names the problem.
+ *
+ * ## Example pipeline
+ * ```bash
+ * gst-launch-1.0 videotestsrc num-buffers=10 ! videoconvert ! neuralenc ! neuraldec \
+ *     ! videoconvert ! autovideosink
+ * ```
+ */
+use gst::glib;
+use gst::prelude::*;
+
+mod imp;
+
+glib::wrapper! {
+    pub struct NeuralDec(ObjectSubclass<imp::NeuralDec>)
+        @extends gst_video::VideoDecoder, gst::Element, gst::Object;
+}
+
+pub fn register(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
+    gst::Element::register(
+        Some(plugin),
+        "neuraldec",
+        gst::Rank::PRIMARY,
+        NeuralDec::static_type(),
+    )
+}

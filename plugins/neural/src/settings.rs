@@ -1,0 +1,148 @@
+// SPDX-License-Identifier: MPL-2.0
+
+//! The model and execution settings both elements share, their properties, and loading the
+//! model they name.
+
+use std::path::PathBuf;
+
+use gst::glib;
+use gst::prelude::*;
+
+use percept::contract::LoadedCodec;
+use percept::onnx::{self, ExecutionProvider, SessionOptions};
+
+/// The image codec shipped in the source tree, used when `model` is not set.
+pub const DEFAULT_MODEL: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../models/image_codec/model.json"
+);
+const DEFAULT_INTRA_THREADS: u32 = 1;
+const MAX_INTRA_THREADS: u32 = 256;
+
+/// The encoded media type.
+pub const ENCODED_MEDIA_TYPE: &str = "video/x-neural";
+
+#[derive(Debug, Clone)]
+pub struct ModelSettings {
+    pub model: Option<PathBuf>,
+    pub provider: ExecutionProvider,
+    pub allow_fallback: bool,
+    pub intra_threads: u32,
+}
+
+impl Default for ModelSettings {
+    fn default() -> Self {
+        Self {
+            model: None,
+            provider: ExecutionProvider::Cpu,
+            allow_fallback: false,
+            intra_threads: DEFAULT_INTRA_THREADS,
+        }
+    }
+}
+
+impl ModelSettings {
+    /// The properties for these settings, and the read-only `active-provider`.
+    pub fn properties() -> Vec<glib::ParamSpec> {
+        vec![
+            glib::ParamSpecString::builder("model")
+                .nick("Model")
+                .blurb(
+                    "Path of the model contract (JSON) naming the encoder and decoder; \
+                     empty for the shipped image codec",
+                )
+                .mutable_ready()
+                .build(),
+            glib::ParamSpecString::builder("execution-provider")
+                .nick("Execution provider")
+                .blurb("Where the model runs: cpu, cuda or tensorrt")
+                .default_value(Some("cpu"))
+                .mutable_ready()
+                .build(),
+            glib::ParamSpecBoolean::builder("allow-fallback")
+                .nick("Allow fallback")
+                .blurb(
+                    "Run on the CPU, with a warning, when the execution provider is not \
+                     available, instead of failing",
+                )
+                .default_value(false)
+                .mutable_ready()
+                .build(),
+            glib::ParamSpecString::builder("active-provider")
+                .nick("Active provider")
+                .blurb("The execution provider the model runs on, once loaded")
+                .read_only()
+                .build(),
+            glib::ParamSpecUInt::builder("intra-threads")
+                .nick("Intra-op threads")
+                .blurb(
+                    "Threads one inference may use (0 = all cores); split the cores between \
+                     several models in one pipeline",
+                )
+                .maximum(MAX_INTRA_THREADS)
+                .default_value(DEFAULT_INTRA_THREADS)
+                .mutable_ready()
+                .build(),
+        ]
+    }
+
+    /// Applies a property of [`ModelSettings::properties`]; false when `name` is not one.
+    /// An unknown provider name is refused here, with the known ones listed.
+    pub fn set(&mut self, name: &str, value: &glib::Value) -> Result<bool, String> {
+        match name {
+            "model" => {
+                let path: Option<String> = value.get().expect("type checked upstream");
+                self.model = path.filter(|p| !p.is_empty()).map(PathBuf::from);
+            }
+            "execution-provider" => {
+                let provider: Option<String> = value.get().expect("type checked upstream");
+                self.provider = provider
+                    .as_deref()
+                    .unwrap_or("cpu")
+                    .parse()
+                    .map_err(|error: onnx::OnnxError| error.to_string())?;
+            }
+            "allow-fallback" => self.allow_fallback = value.get().expect("type checked upstream"),
+            "intra-threads" => self.intra_threads = value.get().expect("type checked upstream"),
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    /// The value of a property of [`ModelSettings::properties`], given the active provider.
+    pub fn get(&self, name: &str, active: Option<ExecutionProvider>) -> Option<glib::Value> {
+        Some(match name {
+            "model" => self
+                .model
+                .as_ref()
+                .map(|p| p.display().to_string())
+                .to_value(),
+            "execution-provider" => self.provider.name().to_value(),
+            "allow-fallback" => self.allow_fallback.to_value(),
+            "active-provider" => active.map(|p| p.name()).to_value(),
+            "intra-threads" => self.intra_threads.to_value(),
+            _ => return None,
+        })
+    }
+
+    pub fn model_path(&self) -> PathBuf {
+        self.model
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_MODEL))
+    }
+
+    /// Loads the runtime and the model, as the elements do when they start.
+    pub fn load(&self) -> Result<(LoadedCodec, &'static onnx::Runtime), gst::ErrorMessage> {
+        let runtime = onnx::runtime()
+            .map_err(|error| gst::error_msg!(gst::LibraryError::Init, ("{error}")))?;
+        let options = SessionOptions {
+            provider: self.provider,
+            allow_fallback: self.allow_fallback,
+            intra_threads: self.intra_threads as usize,
+        };
+        let path = self.model_path();
+        let codec = LoadedCodec::load(&path, &options)
+            .map_err(|error| gst::error_msg!(gst::ResourceError::OpenRead, ("{error}")))?;
+        Ok((codec, runtime))
+    }
+}
