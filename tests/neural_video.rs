@@ -103,3 +103,28 @@ fn unavailable_provider_missing_model_and_fallback_are_reported() {
     );
     encoder.set_state(gst::State::Null).unwrap();
 }
+
+#[test]
+fn size_changes_mid_stream_renegotiate() {
+    init();
+    let clip = load_frames(&media(TEST_CLIP), "video/x-raw,format=RGB", Some(4));
+    let mut frames = Vec::new();
+    for (index, (width, height)) in [(320, 240), (177, 97)].iter().enumerate() {
+        let caps = format!("video/x-raw,format=RGB,width={width},height={height}");
+        let pair = &clip[2 * index..2 * index + 2];
+        frames.extend(process(pair, &format!("videoscale ! {caps}")).unwrap());
+    }
+    let frames = retime(&frames, gst::ClockTime::from_mseconds(40));
+    let decoded = process(&frames, "neuralenc ! neuraldec").unwrap();
+    assert_eq!(decoded.len(), frames.len());
+    for (original, output) in frames.iter().zip(&decoded) {
+        let size = |sample: &gst::Sample| {
+            let structure = sample.caps().unwrap().structure(0).unwrap().to_owned();
+            (
+                structure.get::<i32>("width").unwrap(),
+                structure.get::<i32>("height").unwrap(),
+            )
+        };
+        assert_eq!(size(original), size(output));
+    }
+}
