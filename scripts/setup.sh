@@ -40,6 +40,7 @@ APT_PACKAGES=(
   gstreamer1.0-libav
   gstreamer1.0-tools
   gstreamer1.0-plugins-base-apps # gst-discoverer-1.0
+  python3-venv                   # the Python environment for the benchmarks' peer
 )
 
 # --- pinned artefacts --------------------------------------------------------

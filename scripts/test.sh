@@ -16,8 +16,10 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo build --workspace --locked
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
-cargo test --workspace --locked 2>&1 | tee "$log"
+status=0
+cargo test --workspace --locked 2>&1 | tee "$log" || status=$?
 
 # One closing line for the whole suite, summed over every test binary.
 awk '/^test result:/ { passed += $4; failed += $6 }
      END { printf "tests: %d passed, %d failed\n", passed, failed }' "$log"
+exit "$status"

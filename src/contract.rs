@@ -114,7 +114,7 @@ pub enum Quantization {
 pub struct LatentSpec {
     pub tensor: String,
     pub channels: usize,
-    /// Latent rows and columns per picture row and column.
+    /// Picture rows (and columns) per latent row (and column).
     pub downsampling: u32,
     pub quantization: Quantization,
     /// The quantizer steps the model was trained for, smallest (best quality) first.

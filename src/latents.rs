@@ -115,10 +115,6 @@ impl FactorizedGaussian {
         })
     }
 
-    pub fn channel_count(&self) -> usize {
-        self.channels.len()
-    }
-
     fn plane_len(&self, values: usize) -> Result<usize, LatentError> {
         let channels = self.channels.len();
         if values % channels != 0 {
@@ -209,6 +205,7 @@ impl FactorizedGaussian {
             .zip(latents.chunks_exact(plane_len.max(1)))
         {
             for &value in plane {
+                let value = value.clamp(-MAX_MAGNITUDE, MAX_MAGNITUDE);
                 let symbol = (value + table.radius + 1).clamp(0, 2 * table.radius + 2) as usize;
                 let probability = table.model.floating_point_probability::<f64>(symbol);
                 bits -= probability.log2();

@@ -16,16 +16,16 @@
 
 use std::fmt;
 
-use crate::contract::{ColourOrder, ContractError, EntropyModel, LoadedCodec, ModelContract};
+use crate::contract::{ColourOrder, EntropyModel, LoadedCodec, ModelContract};
 use crate::latents::{FactorizedGaussian, LatentError, MAX_MAGNITUDE};
 use crate::packet::{self, Packet, PacketError, PacketKind};
+use crate::video::MAX_DIMENSION;
 
 const HEADER_LEN: usize = 22;
 
 /// Why a picture could not be coded or decoded.
 #[derive(Debug)]
 pub enum NeuralError {
-    Contract(ContractError),
     Latents(LatentError),
     Packet(PacketError),
     Inference(String),
@@ -34,10 +34,15 @@ pub enum NeuralError {
         packet: u32,
         loaded: u32,
     },
-    /// Width or height is zero or too large for the packet.
+    /// Width or height is zero or larger than [`MAX_DIMENSION`].
     InvalidSize {
         width: u32,
         height: u32,
+    },
+    /// The frame to decode into is not of the packet's size.
+    SizeMismatch {
+        packet: (u32, u32),
+        frame: (u32, u32),
     },
     /// The pixel buffer handed over is too small for the picture.
     BufferTooSmall {
@@ -49,7 +54,6 @@ pub enum NeuralError {
 impl fmt::Display for NeuralError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::Contract(error) => error.fmt(f),
             Self::Latents(error) => error.fmt(f),
             Self::Packet(error) => error.fmt(f),
             Self::Inference(why) => write!(f, "inference failed: {why}"),
@@ -57,9 +61,16 @@ impl fmt::Display for NeuralError {
                 f,
                 "packet was coded with model {packet:08x}, but model {loaded:08x} is loaded"
             ),
-            Self::InvalidSize { width, height } => {
-                write!(f, "unsupported picture size {width}x{height}")
-            }
+            Self::InvalidSize { width, height } => write!(
+                f,
+                "unsupported picture size {width}x{height} (each side must be 1 to \
+                 {MAX_DIMENSION})"
+            ),
+            Self::SizeMismatch { packet, frame } => write!(
+                f,
+                "packet holds a {}x{} picture but the frame is {}x{}",
+                packet.0, packet.1, frame.0, frame.1
+            ),
             Self::BufferTooSmall { needed, available } => write!(
                 f,
                 "pixel buffer holds {available} bytes but the picture needs {needed}"
@@ -121,6 +132,15 @@ pub struct RgbPictureMut<'a> {
     pub height: u32,
     pub stride: usize,
     pub order: ColourOrder,
+}
+
+fn check_size(width: u32, height: u32) -> Result<(), NeuralError> {
+    let valid = 1..=MAX_DIMENSION;
+    if valid.contains(&width) && valid.contains(&height) {
+        Ok(())
+    } else {
+        Err(NeuralError::InvalidSize { width, height })
+    }
 }
 
 fn check_buffer(len: usize, width: u32, height: u32, stride: usize) -> Result<(), NeuralError> {
@@ -230,10 +250,24 @@ impl NeuralImageCodec {
         let session = self.codec.encoder.session();
         let outputs = session.run(ort::inputs![input_name.as_str() => tensor])?;
         let (shape, values) = outputs[latent_name.as_str()].try_extract_tensor::<f32>()?;
-        let (channels, rows, columns) = match shape[..] {
-            [1, c, r, w] => (c as usize, r as usize, w as usize),
-            _ => return Err(NeuralError::Inference(format!("latent shape {shape:?}"))),
-        };
+        let downsampling = contract.latents.downsampling as usize;
+        let expected = [
+            1,
+            contract.latents.channels as i64,
+            (padded_height / downsampling) as i64,
+            (padded_width / downsampling) as i64,
+        ];
+        if shape[..] != expected[..] {
+            return Err(NeuralError::Inference(format!(
+                "the encoder gave latents of shape {shape:?}, where its contract makes \
+                 {expected:?}"
+            )));
+        }
+        let (channels, rows, columns) = (
+            expected[1] as usize,
+            expected[2] as usize,
+            expected[3] as usize,
+        );
 
         let step = self.step;
         self.latents.clear();
@@ -253,7 +287,10 @@ impl NeuralImageCodec {
         header.extend_from_slice(&picture.height.to_le_bytes());
         header.extend_from_slice(&step.to_le_bytes());
         for dimension in [channels, rows, columns] {
-            header.extend_from_slice(&(dimension as u16).to_le_bytes());
+            let dimension = u16::try_from(dimension).map_err(|_| {
+                NeuralError::Inference(format!("{dimension} latent rows, columns or channels"))
+            })?;
+            header.extend_from_slice(&dimension.to_le_bytes());
         }
         let mut packet =
             vec![0; packet::PREFIX_LEN + HEADER_LEN + payload.len() + packet::SUFFIX_LEN];
@@ -263,35 +300,25 @@ impl NeuralImageCodec {
         Ok(packet)
     }
 
-    /// Reads a packet's picture size after checking it.
-    pub fn inspect(bytes: &[u8]) -> Result<(u32, u32), NeuralError> {
+    /// Checks a packet against the loaded model (checksum, fingerprint, picture size and latent
+    /// shape) and returns its picture size, so that a caller can prepare the output frame
+    /// before decoding.
+    pub fn inspect(&self, bytes: &[u8]) -> Result<(u32, u32), NeuralError> {
         let packet = Packet::parse_kind(bytes, PacketKind::NeuralImage)?;
-        let header = parse_header(packet.header)?;
+        let header = self.check_header(packet.header)?;
         Ok((header.width, header.height))
     }
 
-    /// Decodes a packet into `picture`, which must be of the packet's size.
-    pub fn decode(&mut self, bytes: &[u8], picture: RgbPictureMut) -> Result<(), NeuralError> {
-        let packet = Packet::parse_kind(bytes, PacketKind::NeuralImage)?;
-        let header = parse_header(packet.header)?;
+    /// Reads a kind header and checks it against the loaded model.
+    fn check_header(&self, header: &[u8]) -> Result<Header, NeuralError> {
+        let header = parse_header(header)?;
         if header.fingerprint != self.fingerprint {
             return Err(NeuralError::WrongModel {
                 packet: header.fingerprint,
                 loaded: self.fingerprint,
             });
         }
-        if (header.width, header.height) != (picture.width, picture.height) {
-            return Err(NeuralError::InvalidSize {
-                width: picture.width,
-                height: picture.height,
-            });
-        }
-        check_buffer(
-            picture.pixels.len(),
-            picture.width,
-            picture.height,
-            picture.stride,
-        )?;
+        check_size(header.width, header.height)?;
         let downsampling = self.codec.contract.latents.downsampling as usize;
         let (padded_width, padded_height) = self.padded(header.width, header.height);
         let expected = (
@@ -305,6 +332,25 @@ impl NeuralImageCodec {
                 header.channels, header.rows, header.columns, header.width, header.height
             ))));
         }
+        Ok(header)
+    }
+
+    /// Decodes a packet into `picture`, which must be of the packet's size.
+    pub fn decode(&mut self, bytes: &[u8], picture: RgbPictureMut) -> Result<(), NeuralError> {
+        let packet = Packet::parse_kind(bytes, PacketKind::NeuralImage)?;
+        let header = self.check_header(packet.header)?;
+        if (header.width, header.height) != (picture.width, picture.height) {
+            return Err(NeuralError::SizeMismatch {
+                packet: (header.width, header.height),
+                frame: (picture.width, picture.height),
+            });
+        }
+        check_buffer(
+            picture.pixels.len(),
+            picture.width,
+            picture.height,
+            picture.stride,
+        )?;
 
         self.set_step(header.step)?;
         self.latents

@@ -128,7 +128,8 @@ fn probe(path: &Path) -> Result<String, String> {
     match (version.split('.').next(), minor) {
         (Some("1"), Some(minor)) if minor >= MINIMUM_MINOR_VERSION => Ok(version),
         _ => Err(format!(
-            "version {version} is too old (1.{MINIMUM_MINOR_VERSION} or newer is needed)"
+            "version {version} is not supported (1.{MINIMUM_MINOR_VERSION} or a later 1.x is \
+             needed)"
         )),
     }
 }
@@ -251,6 +252,30 @@ impl Default for SessionOptions {
     }
 }
 
+/// Opens a session for the model at `path` on `provider`, failing if the provider cannot be
+/// set up rather than quietly running elsewhere.
+fn build_session(
+    path: &Path,
+    intra_threads: usize,
+    provider: ExecutionProvider,
+) -> ort::Result<Session> {
+    let builder = Session::builder()?.with_intra_threads(intra_threads)?;
+    let builder = match provider {
+        ExecutionProvider::Cpu => builder,
+        ExecutionProvider::Cuda => {
+            builder.with_execution_providers([CUDAExecutionProvider::default()
+                .build()
+                .error_on_failure()])?
+        }
+        ExecutionProvider::TensorRt => {
+            builder.with_execution_providers([TensorRTExecutionProvider::default()
+                .build()
+                .error_on_failure()])?
+        }
+    };
+    builder.commit_from_file(path)
+}
+
 /// A loaded model, ready to run.
 pub struct Model {
     session: Session,
@@ -266,42 +291,45 @@ impl Model {
             return Err(OnnxError::ModelNotFound(path.to_owned()));
         }
 
-        let mut provider = options.provider;
-        let mut fallback = None;
-        let built_in = provider
+        let requested = options.provider;
+        let built_in = requested
             .is_built_in()
-            .map_err(|why| OnnxError::ProviderUnavailable { provider, why })?;
-        if !built_in {
-            let why =
-                format!("the ONNX Runtime library in use was built without {provider} support");
-            if !options.allow_fallback {
-                return Err(OnnxError::ProviderUnavailable { provider, why });
-            }
-            fallback = Some(why);
-            provider = ExecutionProvider::Cpu;
-        }
+            .map_err(|why| OnnxError::ProviderUnavailable {
+                provider: requested,
+                why,
+            })?;
+        let attempt = if built_in {
+            build_session(path, options.intra_threads, requested).map_err(|error| error.to_string())
+        } else {
+            Err(format!(
+                "the ONNX Runtime library in use was built without {requested} support"
+            ))
+        };
 
-        let unusable = |error: ort::Error| OnnxError::ModelUnusable {
-            path: path.to_owned(),
-            why: error.to_string(),
+        let (session, provider, fallback) = match attempt {
+            Ok(session) => (session, requested, None),
+            // On the CPU a failure can only be the model's.
+            Err(why) if requested == ExecutionProvider::Cpu => {
+                return Err(OnnxError::ModelUnusable {
+                    path: path.to_owned(),
+                    why,
+                })
+            }
+            Err(why) if options.allow_fallback => {
+                let session = build_session(path, options.intra_threads, ExecutionProvider::Cpu)
+                    .map_err(|error| OnnxError::ModelUnusable {
+                        path: path.to_owned(),
+                        why: error.to_string(),
+                    })?;
+                (session, ExecutionProvider::Cpu, Some(why))
+            }
+            Err(why) => {
+                return Err(OnnxError::ProviderUnavailable {
+                    provider: requested,
+                    why,
+                })
+            }
         };
-        let mut builder = Session::builder()
-            .and_then(|builder| builder.with_intra_threads(options.intra_threads))
-            .map_err(unusable)?;
-        builder = match provider {
-            ExecutionProvider::Cpu => builder,
-            ExecutionProvider::Cuda => builder
-                .with_execution_providers([CUDAExecutionProvider::default()
-                    .build()
-                    .error_on_failure()])
-                .map_err(unusable)?,
-            ExecutionProvider::TensorRt => builder
-                .with_execution_providers([TensorRTExecutionProvider::default()
-                    .build()
-                    .error_on_failure()])
-                .map_err(unusable)?,
-        };
-        let session = builder.commit_from_file(path).map_err(unusable)?;
 
         Ok(Self {
             session,

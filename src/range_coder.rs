@@ -21,7 +21,7 @@ pub const PROBABILITY_BITS: u32 = 15;
 const PROBABILITY_ONE: u32 = 1 << PROBABILITY_BITS;
 const TOP: u32 = 1 << 24;
 
-/// The slow estimator never adapts faster than `1 / 2^SLOW_RATE` per symbol.
+/// Once warmed up, the slow estimator moves `1 / 2^SLOW_RATE` of the way per symbol.
 const SLOW_RATE: u32 = 7;
 /// The fast estimator follows local changes at `1 / 2^FAST_RATE` per symbol.
 const FAST_RATE: u32 = 4;
@@ -29,8 +29,8 @@ const FAST_RATE: u32 = 4;
 /// An adaptive estimate of the probability that the next bit is zero.
 ///
 /// Two estimators run side by side, one quick to follow local changes and one slow and
-/// precise, and the coder uses their mean. While a model is young both adapt at the rate
-/// `1 / (n + 1.5)`, which makes the first few estimates close to a plain frequency count.
+/// precise, and the coder uses their mean. A young model adapts fast: the `n`-th bit it sees
+/// moves both estimates by `1 / 2^n` of the way, until each reaches its own rate.
 #[derive(Clone, Copy, Debug)]
 pub struct BitModel {
     fast: u16,

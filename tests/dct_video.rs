@@ -395,8 +395,9 @@ fn corrupt_packets_are_dropped_with_a_warning_and_decoding_goes_on() {
     // Packet by packet, as from an encoder or a depayloader: every other one is damaged.
     let mut buffers = Vec::new();
     for (index, packet) in good.iter().enumerate() {
+        // Seeds alternate between truncating and flipping bits.
         let bytes = if index % 2 == 1 {
-            corrupt(packet, index as u64)
+            corrupt(packet, index as u64 / 2)
         } else {
             packet.clone()
         };

@@ -34,7 +34,7 @@ fn round_trip(codec: &mut NeuralImageCodec, photo: &gst::Sample, step: f32) -> (
             order: ColourOrder::Rgb,
         })
         .unwrap();
-    assert_eq!(NeuralImageCodec::inspect(&packet).unwrap(), (width, height));
+    assert_eq!(codec.inspect(&packet).unwrap(), (width, height));
 
     let mut decoded = vec![0u8; pixels.len()];
     codec
@@ -90,7 +90,8 @@ fn odd_sizes_come_back_at_their_size() {
             &percept_testing::process(std::slice::from_ref(clip), &format!("videoscale ! {caps}"))
                 .unwrap()[0];
         let (bpp, psnr) = round_trip(&mut codec, photo, 1.0);
-        assert!(bpp > 0.0 && psnr.is_finite(), "{width}x{height}");
+        // A picture the padding or cropping garbled would come back far below this.
+        assert!(psnr > 12.0, "{width}x{height}: {psnr:.2} dB at {bpp:.2} bpp");
     }
 }
 

@@ -128,3 +128,52 @@ fn size_changes_mid_stream_renegotiate() {
         assert_eq!(size(original), size(output));
     }
 }
+
+#[test]
+fn a_packet_with_a_bad_header_is_dropped_and_decoding_goes_on() {
+    init();
+    let frames = load_frames(
+        &media(TEST_PHOTOS[1]),
+        "video/x-raw,format=RGB,width=96,height=64",
+        None,
+    );
+    let packets = process(&frames, "neuralenc").unwrap();
+    let good = packets[0]
+        .buffer()
+        .unwrap()
+        .map_readable()
+        .unwrap()
+        .to_vec();
+
+    // Valid checksums, but another model's fingerprint, then an impossible picture size.
+    let reseal = |mut bytes: Vec<u8>| {
+        let end = bytes.len() - percept::packet::SUFFIX_LEN;
+        let mut hasher = crc32fast::Hasher::new();
+        hasher.update(&bytes[..end]);
+        bytes[end..].copy_from_slice(&hasher.finalize().to_le_bytes());
+        bytes
+    };
+    let header = percept::packet::PREFIX_LEN;
+    let mut foreign = good.clone();
+    foreign[header] ^= 0xFF;
+    let mut oversized = good.clone();
+    oversized[header + 4..header + 8].copy_from_slice(&100_000u32.to_le_bytes());
+
+    let mut harness = gst_check::Harness::new("neuraldec");
+    harness.set_src_caps_str("video/x-neural,parsed=(boolean)true,format=RGB");
+    for bytes in [reseal(foreign), reseal(oversized)] {
+        assert_eq!(
+            harness.push(gst::Buffer::from_mut_slice(bytes)),
+            Ok(gst::FlowSuccess::Ok)
+        );
+    }
+    assert_eq!(
+        harness.buffers_in_queue(),
+        0,
+        "bad packets must not come out"
+    );
+    let decoded = harness
+        .push_and_pull(gst::Buffer::from_mut_slice(good))
+        .unwrap();
+    assert_eq!(decoded.size(), 96 * 64 * 3);
+}

@@ -4,8 +4,8 @@ A rate-distortion autoencoder in the manner of Balle et al. (2017): four strided
 convolutions with GDN nonlinearities map an RGB image to latents at 1/16 of its size, the
 latents are quantized with a step the encoder chooses (the rate knob), and a mirrored
 synthesis transform restores the image. The entropy model is factorized: each latent channel is
-a zero-mean Gaussian with a learned scale, which the elements code with constriction's
-quantized Gaussian. Training minimises bits per pixel plus lambda times the mean squared error,
+a zero-mean Gaussian with a learned scale; the elements tabulate it per quantizer step and
+range code the latents with constriction. Training minimises bits per pixel plus lambda times the mean squared error,
 with uniform noise standing in for quantization and the step drawn at random per batch, so
 that one model serves a range of rates: larger steps give fewer bits and more distortion.
 

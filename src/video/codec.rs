@@ -43,6 +43,12 @@ pub enum VideoError {
         needed: usize,
         available: usize,
     },
+    /// A plane's rows are shorter than the picture's.
+    StrideTooSmall {
+        plane: usize,
+        stride: usize,
+        row_bytes: usize,
+    },
     /// The frame to decode into is not the picture the packet holds.
     PictureMismatch {
         packet: Picture,
@@ -75,6 +81,14 @@ impl fmt::Display for VideoError {
             } => write!(
                 f,
                 "plane {plane} holds {available} bytes but the picture needs {needed}"
+            ),
+            Self::StrideTooSmall {
+                plane,
+                stride,
+                row_bytes,
+            } => write!(
+                f,
+                "plane {plane} has a stride of {stride} bytes but its rows need {row_bytes}"
             ),
             Self::PictureMismatch { packet, frame } => write!(
                 f,
@@ -125,12 +139,21 @@ fn check_planes(
 ) -> Result<(), VideoError> {
     for plane in 0..picture.format.plane_count() {
         let (rows, row_bytes) = picture.plane_extent(plane);
-        let stride_too_small = strides[plane] < row_bytes;
-        let needed = (rows - 1) * strides[plane] + row_bytes;
-        if stride_too_small || lengths[plane] < needed {
+        if strides[plane] < row_bytes {
+            return Err(VideoError::StrideTooSmall {
+                plane,
+                stride: strides[plane],
+                row_bytes,
+            });
+        }
+        let needed = (rows - 1)
+            .checked_mul(strides[plane])
+            .and_then(|bytes| bytes.checked_add(row_bytes))
+            .unwrap_or(usize::MAX);
+        if lengths[plane] < needed {
             return Err(VideoError::PlaneTooSmall {
                 plane,
-                needed: needed.max(rows * row_bytes),
+                needed,
                 available: lengths[plane],
             });
         }
@@ -278,15 +301,18 @@ impl<'a> VideoHeader<'a> {
     }
 }
 
-/// Checks the start of a DCT video packet of the current version, its prefix and header, before
-/// the payload has arrived, and returns the whole packet's length. A reader of a byte stream can
-/// so reject a damaged length field without first waiting for the bytes it claims. Packets of
-/// other versions or kinds are not looked into; [`Packet::parse`] names their problem.
+/// Checks the start of a DCT video packet, its prefix and header, before the payload has
+/// arrived, and returns the whole packet's length. A reader of a byte stream can so reject a
+/// damaged length field without first waiting for the bytes it claims; a packet of another
+/// version or kind is refused too, since its length cannot be vouched for.
 pub fn check_packet_start(bytes: &[u8]) -> Result<usize, VideoError> {
     let total = packet::packet_len(bytes)?;
     let (version, kind) = (bytes[4], bytes[5]);
-    if version != packet::VERSION || kind != PacketKind::DctVideo as u8 {
-        return Ok(total);
+    if version != packet::VERSION {
+        return Err(PacketError::UnsupportedVersion(version).into());
+    }
+    if kind != PacketKind::DctVideo as u8 {
+        return Err(PacketError::UnknownKind(kind).into());
     }
     let header_len = u16::from_le_bytes([bytes[6], bytes[7]]) as usize;
     let header_end = packet::PREFIX_LEN + header_len;

@@ -2,7 +2,8 @@
 
 //! Caps shared by the encoder and the decoder.
 
-use percept::video::{PixelFormat, MAX_DIMENSION};
+use gst_video::prelude::*;
+use percept::video::{PixelFormat, MAX_DIMENSION, MAX_PLANES};
 
 /// The coded media type.
 pub const ENCODED_MEDIA_TYPE: &str = "video/x-dct";
@@ -15,6 +16,17 @@ pub fn raw_video_caps() -> gst::Caps {
         .width_range(1..=MAX_DIMENSION as i32)
         .height_range(1..=MAX_DIMENSION as i32)
         .build()
+}
+
+/// A mapped frame's plane strides as the codec takes them; None when one is negative
+/// (bottom-up rows), which the codec does not read or write.
+pub fn plane_strides<T>(frame: &gst_video::VideoFrameRef<T>) -> Option<[usize; MAX_PLANES]> {
+    let strides = frame.plane_stride();
+    let mut out = [0; MAX_PLANES];
+    for (plane, stride) in out.iter_mut().enumerate() {
+        *stride = usize::try_from(strides.get(plane).copied().unwrap_or(0)).ok()?;
+    }
+    Some(out)
 }
 
 /// The codec's pixel format for a GStreamer one, if it is supported.

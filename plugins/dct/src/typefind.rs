@@ -6,6 +6,8 @@
 use gst::glib;
 use percept::packet::{PacketKind, MAGIC};
 
+use crate::caps::ENCODED_MEDIA_TYPE;
+
 /// How far into a stream to look for the first packet.
 const SEARCH_LEN: u32 = 4096;
 
@@ -17,17 +19,19 @@ fn find_video_packet(bytes: &[u8]) -> Option<usize> {
 }
 
 pub fn register(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
-    let caps = gst::Caps::new_empty_simple("video/x-dct");
+    let caps = gst::Caps::new_empty_simple(ENCODED_MEDIA_TYPE);
     gst::TypeFind::register(
         Some(plugin),
-        "video/x-dct",
+        ENCODED_MEDIA_TYPE,
         gst::Rank::PRIMARY,
         Some("dct"),
         Some(&caps.clone()),
         move |typefind| {
             // Short streams hold fewer bytes than the search length.
-            let found = typefind.peek(0, SEARCH_LEN).and_then(find_video_packet);
-            let found = found.or_else(|| typefind.peek(0, 6).and_then(find_video_packet));
+            let available = typefind
+                .length()
+                .map_or(SEARCH_LEN, |length| length.min(SEARCH_LEN as u64) as u32);
+            let found = typefind.peek(0, available).and_then(find_video_packet);
             match found {
                 Some(0) => typefind.suggest(gst::TypeFindProbability::Maximum, &caps),
                 Some(_) => typefind.suggest(gst::TypeFindProbability::Likely, &caps),

@@ -8,8 +8,8 @@ use std::path::PathBuf;
 use gst::glib;
 use gst::prelude::*;
 
-use percept::contract::LoadedCodec;
-use percept::onnx::{self, ExecutionProvider, SessionOptions};
+use percept::contract::{ContractError, LoadedCodec};
+use percept::onnx::{self, ExecutionProvider, OnnxError, SessionOptions};
 
 /// The image codec shipped in the source tree, used when `model` is not set.
 pub const DEFAULT_MODEL: &str = concat!(
@@ -25,7 +25,8 @@ pub const ENCODED_MEDIA_TYPE: &str = "video/x-neural";
 #[derive(Debug, Clone)]
 pub struct ModelSettings {
     pub model: Option<PathBuf>,
-    pub provider: ExecutionProvider,
+    /// As the user set it; checked when the model is loaded, where an error can be reported.
+    pub provider: String,
     pub allow_fallback: bool,
     pub intra_threads: u32,
 }
@@ -34,7 +35,7 @@ impl Default for ModelSettings {
     fn default() -> Self {
         Self {
             model: None,
-            provider: ExecutionProvider::Cpu,
+            provider: ExecutionProvider::Cpu.name().to_owned(),
             allow_fallback: false,
             intra_threads: DEFAULT_INTRA_THREADS,
         }
@@ -87,8 +88,7 @@ impl ModelSettings {
     }
 
     /// Applies a property of [`ModelSettings::properties`]; false when `name` is not one.
-    /// An unknown provider name is refused here, with the known ones listed.
-    pub fn set(&mut self, name: &str, value: &glib::Value) -> Result<bool, String> {
+    pub fn set(&mut self, name: &str, value: &glib::Value) -> bool {
         match name {
             "model" => {
                 let path: Option<String> = value.get().expect("type checked upstream");
@@ -96,17 +96,13 @@ impl ModelSettings {
             }
             "execution-provider" => {
                 let provider: Option<String> = value.get().expect("type checked upstream");
-                self.provider = provider
-                    .as_deref()
-                    .unwrap_or("cpu")
-                    .parse()
-                    .map_err(|error: onnx::OnnxError| error.to_string())?;
+                self.provider = provider.unwrap_or_else(|| "cpu".to_owned());
             }
             "allow-fallback" => self.allow_fallback = value.get().expect("type checked upstream"),
             "intra-threads" => self.intra_threads = value.get().expect("type checked upstream"),
-            _ => return Ok(false),
+            _ => return false,
         }
-        Ok(true)
+        true
     }
 
     /// The value of a property of [`ModelSettings::properties`], given the active provider.
@@ -117,7 +113,7 @@ impl ModelSettings {
                 .as_ref()
                 .map(|p| p.display().to_string())
                 .to_value(),
-            "execution-provider" => self.provider.name().to_value(),
+            "execution-provider" => self.provider.to_value(),
             "allow-fallback" => self.allow_fallback.to_value(),
             "active-provider" => active.map(|p| p.name()).to_value(),
             "intra-threads" => self.intra_threads.to_value(),
@@ -135,14 +131,21 @@ impl ModelSettings {
     pub fn load(&self) -> Result<(LoadedCodec, &'static onnx::Runtime), gst::ErrorMessage> {
         let runtime = onnx::runtime()
             .map_err(|error| gst::error_msg!(gst::LibraryError::Init, ("{error}")))?;
+        let provider = self.provider.parse().map_err(|error: onnx::OnnxError| {
+            gst::error_msg!(gst::LibraryError::Settings, ("{error}"))
+        })?;
         let options = SessionOptions {
-            provider: self.provider,
+            provider,
             allow_fallback: self.allow_fallback,
             intra_threads: self.intra_threads as usize,
         };
         let path = self.model_path();
-        let codec = LoadedCodec::load(&path, &options)
-            .map_err(|error| gst::error_msg!(gst::ResourceError::OpenRead, ("{error}")))?;
+        let codec = LoadedCodec::load(&path, &options).map_err(|error| match error {
+            ContractError::Onnx(OnnxError::ProviderUnavailable { .. }) => {
+                gst::error_msg!(gst::LibraryError::Settings, ("{error}"))
+            }
+            _ => gst::error_msg!(gst::ResourceError::OpenRead, ("{error}")),
+        })?;
         Ok((codec, runtime))
     }
 }

@@ -11,7 +11,7 @@ use gst_video::subclass::prelude::*;
 use percept::packet::{packet_len, Packet, MAGIC, PREFIX_LEN};
 use percept::video::{self, FrameDecoder, FrameMut, FrameRate, Picture, VideoError};
 
-use crate::caps::{pixel_format, raw_video_caps, ENCODED_MEDIA_TYPE};
+use crate::caps::{pixel_format, plane_strides, raw_video_caps, ENCODED_MEDIA_TYPE};
 
 static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
     gst::DebugCategory::new(
@@ -298,6 +298,13 @@ impl VideoDecoderImpl for DctDec {
         loop {
             let available = adapter.available();
             if available < PREFIX_LEN {
+                if at_eos && available > 0 {
+                    let error = format!("the stream ends with {available} bytes of no packet");
+                    if let Some(state) = self.state.lock().unwrap().as_mut() {
+                        self.warn_dropped(state, &error);
+                    }
+                    adapter.flush(available);
+                }
                 return Ok(gst_video::VIDEO_DECODER_FLOW_NEED_DATA);
             }
             let start = adapter
@@ -412,9 +419,14 @@ impl VideoDecoderImpl for DctDec {
             let mut video_frame =
                 gst_video::VideoFrameRef::from_buffer_ref_writable(output, &output_info)
                     .map_err(|_| gst::FlowError::Error)?;
-            let strides = std::array::from_fn(|plane| {
-                video_frame.plane_stride().get(plane).copied().unwrap_or(0) as usize
-            });
+            let strides = plane_strides(&video_frame).ok_or_else(|| {
+                gst::element_imp_error!(
+                    self,
+                    gst::CoreError::Negotiation,
+                    ("Output frames with negative strides are not supported")
+                );
+                gst::FlowError::NotSupported
+            })?;
             let plane_count = video_frame.n_planes();
             let mut planes = video_frame.planes_data_mut();
             let frame_mut = FrameMut {

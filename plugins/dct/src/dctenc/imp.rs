@@ -11,7 +11,7 @@ use gst_video::subclass::prelude::*;
 use percept::quant::QUALITY_RANGE;
 use percept::video::{FrameEncoder, FrameRate, FrameRef, Picture};
 
-use crate::caps::{pixel_format, raw_video_caps, ENCODED_MEDIA_TYPE};
+use crate::caps::{pixel_format, plane_strides, raw_video_caps, ENCODED_MEDIA_TYPE};
 
 static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
     gst::DebugCategory::new(
@@ -247,9 +247,14 @@ impl VideoEncoderImpl for DctEnc {
                     &[]
                 }
             }),
-            strides: std::array::from_fn(|plane| {
-                video_frame.plane_stride().get(plane).copied().unwrap_or(0) as usize
-            }),
+            strides: plane_strides(&video_frame).ok_or_else(|| {
+                gst::element_imp_error!(
+                    self,
+                    gst::StreamError::Format,
+                    ("Frames with negative strides are not supported")
+                );
+                gst::FlowError::NotSupported
+            })?,
         };
 
         let length = state.encoder.encode(&frame_ref).map_err(|error| {

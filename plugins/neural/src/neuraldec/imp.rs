@@ -56,9 +56,7 @@ impl ObjectImpl for NeuralDec {
     }
 
     fn set_property(&self, _id: usize, value: &glib::Value, pspec: &glib::ParamSpec) {
-        if let Err(error) = self.settings.lock().unwrap().set(pspec.name(), value) {
-            gst::element_imp_error!(self, gst::LibraryError::Settings, ("{error}"));
-        }
+        self.settings.lock().unwrap().set(pspec.name(), value);
     }
 
     fn property(&self, _id: usize, pspec: &glib::ParamSpec) -> glib::Value {
@@ -73,7 +71,6 @@ impl ObjectImpl for NeuralDec {
     fn constructed(&self) {
         self.parent_constructed();
         self.obj().set_packetized(true);
-        self.obj().set_max_errors(-1);
     }
 }
 
@@ -208,7 +205,7 @@ impl VideoDecoderImpl for NeuralDec {
         let state = state_guard.as_mut().ok_or(gst::FlowError::NotNegotiated)?;
         let input = frame.input_buffer_owned().ok_or(gst::FlowError::Error)?;
         let map = input.map_readable().map_err(|_| gst::FlowError::Error)?;
-        let (width, height) = match NeuralImageCodec::inspect(&map) {
+        let (width, height) = match state.codec.inspect(&map) {
             Ok(size) => size,
             Err(error) => return self.drop_packet(state, frame, &error),
         };
@@ -216,13 +213,21 @@ impl VideoDecoderImpl for NeuralDec {
         let wanted = (state.format, width, height);
         if state.output != Some(wanted) {
             let element = self.obj();
-            let output_state = element.set_output_state(
-                state.format,
-                width,
-                height,
-                state.input_state.as_ref(),
-            )?;
-            element.negotiate(output_state)?;
+            let negotiated = element
+                .set_output_state(state.format, width, height, state.input_state.as_ref())
+                .and_then(|output_state| element.negotiate(output_state));
+            if let Err(flow) = negotiated {
+                gst::element_imp_error!(
+                    self,
+                    gst::CoreError::Negotiation,
+                    (
+                        "Downstream does not accept {width}x{height} {}, the picture the \
+                         stream holds",
+                        state.format
+                    )
+                );
+                return Err(flow);
+            }
             state.output = Some(wanted);
         }
 
@@ -242,7 +247,14 @@ impl VideoDecoderImpl for NeuralDec {
             let output = frame.output_buffer_mut().ok_or(gst::FlowError::Error)?;
             let mut video_frame = gst_video::VideoFrameRef::from_buffer_ref_writable(output, &info)
                 .map_err(|_| gst::FlowError::Error)?;
-            let stride = video_frame.plane_stride()[0] as usize;
+            let stride = usize::try_from(video_frame.plane_stride()[0]).map_err(|_| {
+                gst::element_imp_error!(
+                    self,
+                    gst::CoreError::Negotiation,
+                    ("Output frames with a negative stride are not supported")
+                );
+                gst::FlowError::NotSupported
+            })?;
             let pixels = video_frame
                 .plane_data_mut(0)
                 .map_err(|_| gst::FlowError::Error)?;

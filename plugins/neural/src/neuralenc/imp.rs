@@ -84,9 +84,7 @@ impl ObjectImpl for NeuralEnc {
             settings.quality = Some(value.get().expect("type checked upstream"));
             return;
         }
-        if let Err(error) = settings.model.set(pspec.name(), value) {
-            gst::element_imp_error!(self, gst::LibraryError::Settings, ("{error}"));
-        }
+        settings.model.set(pspec.name(), value);
     }
 
     fn property(&self, _id: usize, pspec: &glib::ParamSpec) -> glib::Value {
@@ -249,7 +247,14 @@ impl VideoEncoderImpl for NeuralEnc {
                     .map_err(|_| gst::FlowError::Error)?,
                 width: info.width(),
                 height: info.height(),
-                stride: video_frame.plane_stride()[0] as usize,
+                stride: usize::try_from(video_frame.plane_stride()[0]).map_err(|_| {
+                    gst::element_imp_error!(
+                        self,
+                        gst::StreamError::Format,
+                        ("Frames with a negative stride are not supported")
+                    );
+                    gst::FlowError::NotSupported
+                })?,
                 order,
             })
             .map_err(|error| {
