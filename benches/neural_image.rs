@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::Instant;
 
-use percept::contract::{ColourOrder, LoadedCodec};
+use percept::contract::{ColourOrder, LoadedCodec, Role};
 use percept::neural::{NeuralImageCodec, RgbPicture, RgbPictureMut};
 use percept::onnx::SessionOptions;
 use percept_testing::quality::frame_psnr;
@@ -65,7 +65,7 @@ fn median(mut values: Vec<f64>) -> f64 {
 /// Our encode and decode of one photo (model, quantization and entropy coding) against the
 /// Python package running the encoder and decoder models alone: milliseconds.
 fn speed(photo: &gst::Sample) -> (f64, f64, f64, f64) {
-    let loaded = LoadedCodec::load(&contract(), &SessionOptions::default()).unwrap();
+    let loaded = LoadedCodec::load(&contract(), &SessionOptions::default(), Role::Both).unwrap();
     let multiple = loaded.contract.input.multiple_of;
     let channels = loaded.contract.latents.channels;
     let downsampling = loaded.contract.latents.downsampling;

@@ -28,7 +28,7 @@ pub enum ContractError {
     /// A model lacks a tensor the contract names.
     MissingTensor {
         model: PathBuf,
-        role: &'static str,
+        end: TensorEnd,
         tensor: String,
         available: Vec<String>,
     },
@@ -46,12 +46,12 @@ impl fmt::Display for ContractError {
             Self::Onnx(error) => error.fmt(f),
             Self::MissingTensor {
                 model,
-                role,
+                end,
                 tensor,
                 available,
             } => write!(
                 f,
-                "{} has no {role} tensor {tensor:?} as its contract says (it has {})",
+                "{} has no {end} tensor {tensor:?} as its contract says (it has {})",
                 model.display(),
                 available.join(", ")
             ),
@@ -225,71 +225,111 @@ impl ModelContract {
     }
 }
 
+/// Which end of a model a tensor is at.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TensorEnd {
+    Input,
+    Output,
+}
+
+impl fmt::Display for TensorEnd {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Input => "input",
+            Self::Output => "output",
+        })
+    }
+}
+
 fn require_tensor(
     model: &mut Model,
     path: &Path,
-    role: &'static str,
+    end: TensorEnd,
     tensor: &str,
 ) -> Result<(), ContractError> {
     let session = model.session();
-    let names: Vec<String> = if role.ends_with("input") {
-        session.inputs.iter().map(|i| i.name.clone()).collect()
-    } else {
-        session.outputs.iter().map(|o| o.name.clone()).collect()
+    let names: Vec<String> = match end {
+        TensorEnd::Input => session.inputs.iter().map(|i| i.name.clone()).collect(),
+        TensorEnd::Output => session.outputs.iter().map(|o| o.name.clone()).collect(),
     };
     if names.iter().any(|name| name == tensor) {
         Ok(())
     } else {
         Err(ContractError::MissingTensor {
             model: path.to_owned(),
-            role,
+            end,
             tensor: tensor.to_owned(),
             available: names,
         })
     }
 }
 
-/// A contract with its encoder and decoder loaded and checked against it.
+/// Which of a codec's models to load: an encoding element needs no decoder, and the other way
+/// round.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    Encode,
+    Decode,
+    Both,
+}
+
+/// A contract with the models its role needs loaded and checked against it.
 pub struct LoadedCodec {
     pub contract: ModelContract,
-    pub encoder: Model,
-    pub decoder: Model,
+    pub encoder: Option<Model>,
+    pub decoder: Option<Model>,
 }
 
 impl LoadedCodec {
-    pub fn load(contract: &Path, options: &SessionOptions) -> Result<Self, ContractError> {
+    pub fn load(
+        contract: &Path,
+        options: &SessionOptions,
+        role: Role,
+    ) -> Result<Self, ContractError> {
         let contract = ModelContract::load(contract)?;
-        let mut encoder = Model::load(&contract.encoder, options)?;
-        let mut decoder = Model::load(&contract.decoder, options)?;
-        require_tensor(
-            &mut encoder,
-            &contract.encoder,
-            "input",
-            &contract.input.tensor,
-        )?;
-        require_tensor(
-            &mut encoder,
-            &contract.encoder,
-            "output",
-            &contract.latents.tensor,
-        )?;
-        require_tensor(
-            &mut decoder,
-            &contract.decoder,
-            "input",
-            &contract.latents.tensor,
-        )?;
-        require_tensor(
-            &mut decoder,
-            &contract.decoder,
-            "output",
-            &contract.output.tensor,
-        )?;
+        let encoder = if role == Role::Decode {
+            None
+        } else {
+            let mut encoder = Model::load(&contract.encoder, options)?;
+            let path = &contract.encoder;
+            require_tensor(&mut encoder, path, TensorEnd::Input, &contract.input.tensor)?;
+            require_tensor(
+                &mut encoder,
+                path,
+                TensorEnd::Output,
+                &contract.latents.tensor,
+            )?;
+            Some(encoder)
+        };
+        let decoder = if role == Role::Encode {
+            None
+        } else {
+            let mut decoder = Model::load(&contract.decoder, options)?;
+            let path = &contract.decoder;
+            require_tensor(
+                &mut decoder,
+                path,
+                TensorEnd::Input,
+                &contract.latents.tensor,
+            )?;
+            require_tensor(
+                &mut decoder,
+                path,
+                TensorEnd::Output,
+                &contract.output.tensor,
+            )?;
+            Some(decoder)
+        };
         Ok(Self {
             contract,
             encoder,
             decoder,
         })
+    }
+
+    /// The loaded models, encoder first.
+    pub fn models(&self) -> impl Iterator<Item = &Model> {
+        self.encoder.iter().chain(self.decoder.iter())
     }
 }
 

@@ -44,6 +44,8 @@ pub enum NeuralError {
         packet: (u32, u32),
         frame: (u32, u32),
     },
+    /// The codec was loaded without the model this needs.
+    NotLoaded(&'static str),
     /// The pixel buffer handed over is too small for the picture.
     BufferTooSmall {
         needed: usize,
@@ -71,6 +73,7 @@ impl fmt::Display for NeuralError {
                 "packet holds a {}x{} picture but the frame is {}x{}",
                 packet.0, packet.1, frame.0, frame.1
             ),
+            Self::NotLoaded(model) => write!(f, "the {model} model was not loaded"),
             Self::BufferTooSmall { needed, available } => write!(
                 f,
                 "pixel buffer holds {available} bytes but the picture needs {needed}"
@@ -247,7 +250,12 @@ impl NeuralImageCodec {
         ))?;
         let input_name = contract.input.tensor.clone();
         let latent_name = contract.latents.tensor.clone();
-        let session = self.codec.encoder.session();
+        let session = self
+            .codec
+            .encoder
+            .as_mut()
+            .ok_or(NeuralError::NotLoaded("encoder"))?
+            .session();
         let outputs = session.run(ort::inputs![input_name.as_str() => tensor])?;
         let (shape, values) = outputs[latent_name.as_str()].try_extract_tensor::<f32>()?;
         let downsampling = contract.latents.downsampling as usize;
@@ -369,7 +377,12 @@ impl NeuralImageCodec {
         let output_name = contract.output.tensor.clone();
         let [low, high] = contract.output.range;
         let swap = picture.order != contract.input.colour;
-        let session = self.codec.decoder.session();
+        let session = self
+            .codec
+            .decoder
+            .as_mut()
+            .ok_or(NeuralError::NotLoaded("decoder"))?
+            .session();
         let outputs = session.run(ort::inputs![latent_name.as_str() => tensor])?;
         let (shape, values) = outputs[output_name.as_str()].try_extract_tensor::<f32>()?;
         let (plane_height, plane_width) = match shape[..] {

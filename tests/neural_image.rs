@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use percept::contract::{ColourOrder, ContractError, LoadedCodec};
+use percept::contract::{ColourOrder, ContractError, LoadedCodec, Role};
 use percept::neural::{NeuralError, NeuralImageCodec, RgbPicture, RgbPictureMut};
 use percept::onnx::SessionOptions;
 use percept_testing::quality::frame_psnr;
@@ -14,7 +14,8 @@ fn contract_path() -> PathBuf {
 }
 
 fn codec() -> NeuralImageCodec {
-    let loaded = LoadedCodec::load(&contract_path(), &SessionOptions::default()).unwrap();
+    let loaded =
+        LoadedCodec::load(&contract_path(), &SessionOptions::default(), Role::Both).unwrap();
     NeuralImageCodec::new(loaded).unwrap()
 }
 
@@ -91,7 +92,10 @@ fn odd_sizes_come_back_at_their_size() {
                 .unwrap()[0];
         let (bpp, psnr) = round_trip(&mut codec, photo, 1.0);
         // A picture the padding or cropping garbled would come back far below this.
-        assert!(psnr > 12.0, "{width}x{height}: {psnr:.2} dB at {bpp:.2} bpp");
+        assert!(
+            psnr > 12.0,
+            "{width}x{height}: {psnr:.2} dB at {bpp:.2} bpp"
+        );
     }
 }
 
@@ -158,7 +162,7 @@ fn a_contract_naming_missing_tensors_is_refused() {
         .replacen("\"tensor\": \"latents\"", "\"tensor\": \"codes\"", 1);
     let path = directory.join("model.json");
     std::fs::write(&path, text).unwrap();
-    let error = LoadedCodec::load(&path, &SessionOptions::default())
+    let error = LoadedCodec::load(&path, &SessionOptions::default(), Role::Both)
         .err()
         .unwrap();
     assert!(

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use gst::glib;
 use gst::prelude::*;
 
-use percept::contract::{ContractError, LoadedCodec};
+use percept::contract::{ContractError, LoadedCodec, Role};
 use percept::onnx::{self, ExecutionProvider, OnnxError, SessionOptions};
 
 /// The image codec shipped in the source tree, used when `model` is not set.
@@ -128,7 +128,10 @@ impl ModelSettings {
     }
 
     /// Loads the runtime and the model, as the elements do when they start.
-    pub fn load(&self) -> Result<(LoadedCodec, &'static onnx::Runtime), gst::ErrorMessage> {
+    pub fn load(
+        &self,
+        role: Role,
+    ) -> Result<(LoadedCodec, &'static onnx::Runtime), gst::ErrorMessage> {
         let runtime = onnx::runtime()
             .map_err(|error| gst::error_msg!(gst::LibraryError::Init, ("{error}")))?;
         let provider = self.provider.parse().map_err(|error: onnx::OnnxError| {
@@ -140,7 +143,7 @@ impl ModelSettings {
             intra_threads: self.intra_threads as usize,
         };
         let path = self.model_path();
-        let codec = LoadedCodec::load(&path, &options).map_err(|error| match error {
+        let codec = LoadedCodec::load(&path, &options, role).map_err(|error| match error {
             ContractError::Onnx(OnnxError::ProviderUnavailable { .. }) => {
                 gst::error_msg!(gst::LibraryError::Settings, ("{error}"))
             }

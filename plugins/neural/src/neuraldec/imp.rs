@@ -7,7 +7,7 @@ use gst::subclass::prelude::*;
 use gst_video::prelude::*;
 use gst_video::subclass::prelude::*;
 
-use percept::contract::ColourOrder;
+use percept::contract::{ColourOrder, Role};
 use percept::neural::{NeuralImageCodec, RgbPictureMut};
 use percept::onnx::ExecutionProvider;
 
@@ -140,7 +140,7 @@ impl NeuralDec {
 impl VideoDecoderImpl for NeuralDec {
     fn start(&self) -> Result<(), gst::ErrorMessage> {
         let settings = self.settings.lock().unwrap().clone();
-        let (loaded, runtime) = settings.load()?;
+        let (loaded, runtime) = settings.load(Role::Decode)?;
         gst::info!(
             CAT,
             imp = self,
@@ -148,14 +148,16 @@ impl VideoDecoderImpl for NeuralDec {
             runtime.version,
             runtime.path.display()
         );
-        if let Some(reason) = loaded.decoder.fallback_reason() {
+        let model = loaded.models().next().expect("the role's model is loaded");
+        let provider = model.active_provider();
+        if let Some(reason) = model.fallback_reason() {
             gst::element_imp_warning!(
                 self,
                 gst::LibraryError::Settings,
                 ("Running on the CPU: {reason}")
             );
         }
-        *self.active_provider.lock().unwrap() = Some(loaded.decoder.active_provider());
+        *self.active_provider.lock().unwrap() = Some(provider);
         let codec = NeuralImageCodec::new(loaded)
             .map_err(|error| gst::error_msg!(gst::LibraryError::Init, ("{error}")))?;
         *self.state.lock().unwrap() = Some(State {

@@ -8,7 +8,7 @@ use gst::subclass::prelude::*;
 use gst_video::prelude::*;
 use gst_video::subclass::prelude::*;
 
-use percept::contract::ColourOrder;
+use percept::contract::{ColourOrder, Role};
 use percept::neural::{NeuralImageCodec, RgbPicture};
 use percept::onnx::ExecutionProvider;
 
@@ -149,7 +149,7 @@ impl ElementImpl for NeuralEnc {
 impl VideoEncoderImpl for NeuralEnc {
     fn start(&self) -> Result<(), gst::ErrorMessage> {
         let settings = self.settings.lock().unwrap().clone();
-        let (loaded, runtime) = settings.model.load()?;
+        let (loaded, runtime) = settings.model.load(Role::Encode)?;
         gst::info!(
             CAT,
             imp = self,
@@ -157,20 +157,22 @@ impl VideoEncoderImpl for NeuralEnc {
             runtime.version,
             runtime.path.display()
         );
-        if let Some(reason) = loaded.encoder.fallback_reason() {
+        let model = loaded.models().next().expect("the role's model is loaded");
+        let provider = model.active_provider();
+        if let Some(reason) = model.fallback_reason() {
             gst::element_imp_warning!(
                 self,
                 gst::LibraryError::Settings,
                 ("Running on the CPU: {reason}")
             );
         }
-        *self.active_provider.lock().unwrap() = Some(loaded.encoder.active_provider());
+        *self.active_provider.lock().unwrap() = Some(provider);
         gst::info!(
             CAT,
             imp = self,
             "loaded model {} on {}",
             loaded.contract.name,
-            loaded.encoder.active_provider()
+            provider
         );
         let codec = NeuralImageCodec::new(loaded)
             .map_err(|error| gst::error_msg!(gst::LibraryError::Init, ("{error}")))?;
