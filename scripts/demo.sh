@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Codes the sample photos and clip with dctenc and with jpegenc at the same quality, writes the
-# coded streams and decoded pictures to demo-output/, and prints a comparison per file.
+# Codes the sample photos and clip with dctenc and with jpegenc at the same quality, and the
+# photos with the learned codec (neuralenc), writes the coded streams and decoded pictures to
+# demo-output/, and prints a comparison per file.
 # Arguments are passed on, e.g. --quality 60 or --out DIR.
 set -euo pipefail
 cd "$(dirname -- "${BASH_SOURCE[0]}")/.."
@@ -9,4 +10,4 @@ scripts/setup.sh
 # ONNX Runtime sends no telemetry from this project's processes.
 export ORT_DISABLE_TELEMETRY=1
 cargo build --release --locked --workspace
-cargo run --release --locked --quiet -p percept-examples --bin dct-roundtrip -- "$@"
+cargo run --release --locked --quiet -p percept-examples --bin roundtrip -- "$@"
