@@ -147,9 +147,7 @@ fn check_size(width: u32, height: u32) -> Result<(), NeuralError> {
 }
 
 fn check_buffer(len: usize, width: u32, height: u32, stride: usize) -> Result<(), NeuralError> {
-    if width == 0 || height == 0 || width > u16::MAX as u32 * 16 || height > u16::MAX as u32 * 16 {
-        return Err(NeuralError::InvalidSize { width, height });
-    }
+    check_size(width, height)?;
     let row = width as usize * 3;
     let needed = (height as usize - 1) * stride + row;
     if stride < row || len < needed {
