@@ -202,7 +202,11 @@ fn main() {
             "jpegenc",
             "videoconvert ! video/x-raw,format=I420 ! jpegenc quality={} idct-method=islow",
             &CLASSIC_QUALITIES,
-            "jpegdec idct-method=islow ! videoconvert ! video/x-raw,format=RGB",
+            // jpegdec labels its output full-range, as JFIF is; the samples are the I420 that
+            // went in, so they are converted back with the colorimetry they had then.
+            "jpegdec idct-method=islow \
+             ! capssetter caps=\"video/x-raw,colorimetry=(string)2:4:7:1\" \
+             ! videoconvert ! video/x-raw,format=RGB",
         ),
     ];
     for (name, encoder, settings, decoder) in codecs {

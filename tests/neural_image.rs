@@ -77,7 +77,8 @@ fn held_out_photos_round_trip_and_the_step_trades_bits_for_quality() {
             coarse_psnr < fine_psnr,
             "{path}: a coarser step should cost quality"
         );
-        assert!(fine_psnr > 20.0, "{path}: {fine_psnr:.2} dB");
+        // Measured with the shipped model: 23.5 (motorcycle_left) to 29.7 dB (chelsea).
+        assert!(fine_psnr > 22.5, "{path}: {fine_psnr:.2} dB");
     }
 }
 

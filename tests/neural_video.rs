@@ -9,8 +9,10 @@ use percept_testing::{
 };
 
 /// The shipped model's mean PSNR over the held-out photos at quality 100 is above this
-/// (measured: see models/image_codec/README.md).
-const PHOTO_PSNR_FLOOR: f64 = 20.0;
+/// (measured: 26.0 dB; see models/image_codec/README.md).
+const PHOTO_PSNR_FLOOR: f64 = 25.0;
+/// The same for the first frames of the clip at the default quality (measured: 36.6 dB).
+const CLIP_PSNR_FLOOR: f64 = 35.0;
 
 fn error_of(pipeline: &str) -> String {
     init();
@@ -76,7 +78,8 @@ fn clip_frames_keep_count_timestamps_and_colour_order() {
         );
     }
     let psnr = mean_psnr(&clip, &decoded, frame_psnr);
-    assert!(psnr > PHOTO_PSNR_FLOOR);
+    println!("clip at the default quality: {psnr:.2} dB");
+    assert!(psnr > CLIP_PSNR_FLOOR, "{psnr:.2} dB");
 
     // With blue and red exchanged, the pictures must match worse: the order is kept, not
     // merely survived by a grey-ish clip.
