@@ -18,6 +18,7 @@ use std::fmt;
 
 use crate::contract::{ColourOrder, EntropyModel, LoadedCodec, ModelContract};
 use crate::latents::{FactorizedGaussian, LatentError, MAX_MAGNITUDE};
+use crate::onnx::Model;
 use crate::packet::{self, Packet, PacketError, PacketKind};
 use crate::video::MAX_DIMENSION;
 
@@ -159,6 +160,17 @@ fn check_buffer(len: usize, width: u32, height: u32, stride: usize) -> Result<()
     Ok(())
 }
 
+/// The session of a model the codec may not have loaded (see [`crate::contract::Role`]).
+fn loaded_session<'a>(
+    model: &'a mut Option<Model>,
+    name: &'static str,
+) -> Result<&'a mut ort::session::Session, NeuralError> {
+    Ok(model
+        .as_mut()
+        .ok_or(NeuralError::NotLoaded(name))?
+        .session())
+}
+
 /// A learned image codec: one loaded contract, used to encode, to decode, or both.
 pub struct NeuralImageCodec {
     codec: LoadedCodec,
@@ -248,12 +260,7 @@ impl NeuralImageCodec {
         ))?;
         let input_name = contract.input.tensor.clone();
         let latent_name = contract.latents.tensor.clone();
-        let session = self
-            .codec
-            .encoder
-            .as_mut()
-            .ok_or(NeuralError::NotLoaded("encoder"))?
-            .session();
+        let session = loaded_session(&mut self.codec.encoder, "encoder")?;
         let outputs = session.run(ort::inputs![input_name.as_str() => tensor])?;
         let (shape, values) = outputs[latent_name.as_str()].try_extract_tensor::<f32>()?;
         let downsampling = contract.latents.downsampling as usize;
@@ -375,12 +382,7 @@ impl NeuralImageCodec {
         let output_name = contract.output.tensor.clone();
         let [low, high] = contract.output.range;
         let swap = picture.order != contract.input.colour;
-        let session = self
-            .codec
-            .decoder
-            .as_mut()
-            .ok_or(NeuralError::NotLoaded("decoder"))?
-            .session();
+        let session = loaded_session(&mut self.codec.decoder, "decoder")?;
         let outputs = session.run(ort::inputs![latent_name.as_str() => tensor])?;
         let (shape, values) = outputs[output_name.as_str()].try_extract_tensor::<f32>()?;
         let (plane_height, plane_width) = match shape[..] {

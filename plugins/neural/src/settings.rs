@@ -9,6 +9,7 @@ use gst::glib;
 use gst::prelude::*;
 
 use percept::contract::{ContractError, LoadedCodec, Role};
+use percept::neural::NeuralImageCodec;
 use percept::onnx::{self, ExecutionProvider, OnnxError, SessionOptions};
 
 /// The image codec shipped in the source tree, used when `model` is not set.
@@ -127,11 +128,45 @@ impl ModelSettings {
             .unwrap_or_else(|| PathBuf::from(DEFAULT_MODEL))
     }
 
-    /// Loads the runtime and the model, as the elements do when they start.
-    pub fn load(
+    /// What both elements do when they start: load the runtime and the model their role needs,
+    /// log both, warn `element` when the model fell back to the CPU, and wrap the model in a
+    /// codec. Returns the codec and the provider it runs on.
+    pub fn start(
         &self,
         role: Role,
-    ) -> Result<(LoadedCodec, &'static onnx::Runtime), gst::ErrorMessage> {
+        element: &gst::Element,
+        category: gst::DebugCategory,
+    ) -> Result<(NeuralImageCodec, ExecutionProvider), gst::ErrorMessage> {
+        let (loaded, runtime) = self.load(role)?;
+        gst::info!(
+            category,
+            obj = element,
+            "ONNX Runtime {} from {}",
+            runtime.version,
+            runtime.path.display()
+        );
+        let model = loaded.models().next().expect("the role's model is loaded");
+        let provider = model.active_provider();
+        if let Some(reason) = model.fallback_reason() {
+            gst::element_warning!(
+                element,
+                gst::LibraryError::Settings,
+                ("Running on the CPU: {reason}")
+            );
+        }
+        gst::info!(
+            category,
+            obj = element,
+            "loaded model {} on {provider}",
+            loaded.contract.name
+        );
+        let codec = NeuralImageCodec::new(loaded)
+            .map_err(|error| gst::error_msg!(gst::LibraryError::Init, ("{error}")))?;
+        Ok((codec, provider))
+    }
+
+    /// Loads the runtime and the model a role needs.
+    fn load(&self, role: Role) -> Result<(LoadedCodec, &'static onnx::Runtime), gst::ErrorMessage> {
         let runtime = onnx::runtime()
             .map_err(|error| gst::error_msg!(gst::LibraryError::Init, ("{error}")))?;
         let provider = self.provider.parse().map_err(|error: onnx::OnnxError| {

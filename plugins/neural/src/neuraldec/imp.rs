@@ -140,26 +140,10 @@ impl NeuralDec {
 impl VideoDecoderImpl for NeuralDec {
     fn start(&self) -> Result<(), gst::ErrorMessage> {
         let settings = self.settings.lock().unwrap().clone();
-        let (loaded, runtime) = settings.load(Role::Decode)?;
-        gst::info!(
-            CAT,
-            imp = self,
-            "ONNX Runtime {} from {}",
-            runtime.version,
-            runtime.path.display()
-        );
-        let model = loaded.models().next().expect("the role's model is loaded");
-        let provider = model.active_provider();
-        if let Some(reason) = model.fallback_reason() {
-            gst::element_imp_warning!(
-                self,
-                gst::LibraryError::Settings,
-                ("Running on the CPU: {reason}")
-            );
-        }
+        let element = self.obj();
+        let (codec, provider) =
+            settings.start(Role::Decode, element.upcast_ref::<gst::Element>(), *CAT)?;
         *self.active_provider.lock().unwrap() = Some(provider);
-        let codec = NeuralImageCodec::new(loaded)
-            .map_err(|error| gst::error_msg!(gst::LibraryError::Init, ("{error}")))?;
         *self.state.lock().unwrap() = Some(State {
             codec,
             input_state: None,

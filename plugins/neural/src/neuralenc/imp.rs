@@ -148,34 +148,11 @@ impl ElementImpl for NeuralEnc {
 
 impl VideoEncoderImpl for NeuralEnc {
     fn start(&self) -> Result<(), gst::ErrorMessage> {
-        let settings = self.settings.lock().unwrap().clone();
-        let (loaded, runtime) = settings.model.load(Role::Encode)?;
-        gst::info!(
-            CAT,
-            imp = self,
-            "ONNX Runtime {} from {}",
-            runtime.version,
-            runtime.path.display()
-        );
-        let model = loaded.models().next().expect("the role's model is loaded");
-        let provider = model.active_provider();
-        if let Some(reason) = model.fallback_reason() {
-            gst::element_imp_warning!(
-                self,
-                gst::LibraryError::Settings,
-                ("Running on the CPU: {reason}")
-            );
-        }
+        let settings = self.settings.lock().unwrap().model.clone();
+        let element = self.obj();
+        let (codec, provider) =
+            settings.start(Role::Encode, element.upcast_ref::<gst::Element>(), *CAT)?;
         *self.active_provider.lock().unwrap() = Some(provider);
-        gst::info!(
-            CAT,
-            imp = self,
-            "loaded model {} on {}",
-            loaded.contract.name,
-            provider
-        );
-        let codec = NeuralImageCodec::new(loaded)
-            .map_err(|error| gst::error_msg!(gst::LibraryError::Init, ("{error}")))?;
         *self.state.lock().unwrap() = Some(State { codec, info: None });
         Ok(())
     }
