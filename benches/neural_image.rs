@@ -1,6 +1,7 @@
 //! The shipped learned image codec against dctenc and jpegenc on the held-out test photos
 //! (rate-distortion), and its coding speed against the Python `onnxruntime` package running the
-//! same encoder and decoder on the same input. Writes `benches/NEURAL_REPORT.md`.
+//! same encoder and decoder on the same input. Writes `benches/NEURAL_REPORT.md` and
+//! `benches/neural_rd.png`.
 //!
 //! ```text
 //! cargo bench -p percept-benches --bench neural_image
@@ -10,7 +11,7 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::Instant;
 
-use percept::contract::{ColourOrder, LoadedCodec, Role};
+use percept::contract::{ColourOrder, LoadedCodec, MediaInput, Role};
 use percept::neural::{NeuralImageCodec, RgbPicture, RgbPictureMut};
 use percept::onnx::SessionOptions;
 use percept_testing::quality::frame_psnr;
@@ -18,7 +19,9 @@ use percept_testing::{load_frames, media, process, total_bytes, TEST_PHOTOS};
 
 const PEER_PYTHON: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../.deps/python/bin/python");
 const PEER_SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/neural_peer.py");
+const PLOT_SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/plot.py");
 const REPORT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/NEURAL_REPORT.md");
+const PLOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/neural_rd.png");
 const ROUNDS: usize = 7;
 
 /// The settings each codec is measured at, from the lowest rate up.
@@ -66,7 +69,10 @@ fn median(mut values: Vec<f64>) -> f64 {
 /// Python package running the encoder and decoder models alone: milliseconds.
 fn speed(photo: &gst::Sample) -> (f64, f64, f64, f64) {
     let loaded = LoadedCodec::load(&contract(), &SessionOptions::default(), Role::Both).unwrap();
-    let multiple = loaded.contract.input.multiple_of;
+    let MediaInput::Image(input) = &loaded.contract.input else {
+        panic!("{} is not an image codec", contract().display());
+    };
+    let multiple = input.multiple_of;
     let channels = loaded.contract.latents.channels;
     let downsampling = loaded.contract.latents.downsampling;
     let encoder_path = loaded.contract.encoder.clone();
@@ -240,6 +246,32 @@ fn main() {
         }
         report.push('\n');
     }
+
+    let csv: String = curves
+        .iter()
+        .flat_map(|(name, curve)| {
+            curve
+                .iter()
+                .map(move |(bpp, psnr)| format!("{name},{bpp},{psnr}\n"))
+        })
+        .collect();
+    let csv_path = std::env::temp_dir().join(format!("neural-rd-{}.csv", std::process::id()));
+    std::fs::write(&csv_path, csv).unwrap();
+    let status = Command::new(PEER_PYTHON)
+        .args([
+            PLOT_SCRIPT,
+            csv_path.to_str().unwrap(),
+            PLOT,
+            "Held-out photos: RGB PSNR against bits per pixel",
+            "bits per pixel",
+            "PSNR dB",
+            "log",
+        ])
+        .status()
+        .unwrap();
+    assert!(status.success(), "plotting failed");
+    std::fs::remove_file(&csv_path).unwrap();
+    report.push_str("\n![PSNR against bits per pixel](neural_rd.png)\n");
 
     let (encode, decode, peer_encode, peer_decode) = speed(&photos[2][0]);
     report.push_str(&format!(

@@ -12,6 +12,13 @@ use serde::Deserialize;
 
 use crate::onnx::{Model, OnnxError, SessionOptions};
 
+/// Bounds on what an audio contract may declare, far beyond real codecs, so that a corrupt
+/// contract cannot ask for absurd buffers.
+pub const MAX_AUDIO_RATE: u32 = 768_000;
+pub const MAX_AUDIO_CHANNELS: u32 = 64;
+pub const MAX_AUDIO_FRAME: u32 = 65_536;
+pub const MAX_CONTEXT_FRAMES: u32 = 256;
+
 /// Why a contract or its models cannot be used.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ContractError {
@@ -72,12 +79,26 @@ impl From<OnnxError> for ContractError {
 #[serde(rename_all = "lowercase")]
 pub enum MediaKind {
     Image,
+    Audio,
+}
+
+impl fmt::Display for MediaKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Image => "image",
+            Self::Audio => "audio",
+        })
+    }
 }
 
 #[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
 pub enum TensorLayout {
+    /// Batch, channels, rows, columns: pictures.
     #[serde(rename = "NCHW")]
     Nchw,
+    /// Batch, channels, time: audio.
+    #[serde(rename = "NCT")]
+    Nct,
 }
 
 #[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
@@ -101,6 +122,29 @@ pub struct ImageInput {
     pub multiple_of: u32,
 }
 
+/// The audio the encoder takes: planar samples, `[1, channels, samples]`.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct AudioInput {
+    pub tensor: String,
+    pub layout: TensorLayout,
+    /// Samples per second and channel.
+    pub rate: u32,
+    pub channels: u32,
+    /// Sample values for negative and positive full scale.
+    pub range: [f32; 2],
+    /// Latent frames of context on each side that make a block coded on its own match the
+    /// whole signal coded at once: the elements code overlapping windows and keep the middle.
+    pub context_frames: u32,
+}
+
+/// What the encoder takes, by media kind.
+#[derive(Clone, Debug, PartialEq)]
+pub enum MediaInput {
+    Image(ImageInput),
+    Audio(AudioInput),
+}
+
 #[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum Quantization {
@@ -114,7 +158,8 @@ pub enum Quantization {
 pub struct LatentSpec {
     pub tensor: String,
     pub channels: usize,
-    /// Picture rows (and columns) per latent row (and column).
+    /// Picture rows (and columns) per latent row (and column), or audio samples per latent
+    /// frame.
     pub downsampling: u32,
     pub quantization: Quantization,
     /// The quantizer steps the model was trained for, smallest (best quality) first.
@@ -129,27 +174,62 @@ pub enum EntropyModel {
     FactorizedGaussian { mean: f32, scales: Vec<f32> },
 }
 
-/// The picture the decoder gives back.
+/// What the decoder gives back: a picture or audio in the input's layout.
 #[derive(Clone, Debug, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
-pub struct ImageOutput {
+pub struct Output {
     pub tensor: String,
     pub range: [f32; 2],
 }
 
 /// A learned codec's contract.
-#[derive(Clone, Debug, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct ModelContract {
     pub name: String,
     pub media: MediaKind,
     /// The encoder and decoder ONNX files, relative to the contract file.
     pub encoder: PathBuf,
     pub decoder: PathBuf,
-    pub input: ImageInput,
+    pub input: MediaInput,
     pub latents: LatentSpec,
     pub entropy_model: EntropyModel,
-    pub output: ImageOutput,
+    pub output: Output,
+}
+
+/// The contract as written, before its input is read by media kind.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ContractFile {
+    name: String,
+    media: MediaKind,
+    encoder: PathBuf,
+    decoder: PathBuf,
+    input: serde_json::Value,
+    latents: LatentSpec,
+    entropy_model: EntropyModel,
+    output: Output,
+}
+
+impl TryFrom<ContractFile> for ModelContract {
+    type Error = String;
+
+    fn try_from(file: ContractFile) -> Result<Self, String> {
+        let input = match file.media {
+            MediaKind::Image => serde_json::from_value(file.input).map(MediaInput::Image),
+            MediaKind::Audio => serde_json::from_value(file.input).map(MediaInput::Audio),
+        }
+        .map_err(|error| format!("input of {} model: {error}", file.media))?;
+        Ok(Self {
+            name: file.name,
+            media: file.media,
+            encoder: file.encoder,
+            decoder: file.decoder,
+            input,
+            latents: file.latents,
+            entropy_model: file.entropy_model,
+            output: file.output,
+        })
+    }
 }
 
 impl ModelContract {
@@ -159,15 +239,14 @@ impl ModelContract {
             path: path.to_owned(),
             why: error.to_string(),
         })?;
-        let mut contract: Self =
-            serde_json::from_str(&text).map_err(|error| ContractError::Invalid {
-                path: path.to_owned(),
-                why: error.to_string(),
-            })?;
-        contract.check().map_err(|why| ContractError::Invalid {
+        let invalid = |why: String| ContractError::Invalid {
             path: path.to_owned(),
             why,
-        })?;
+        };
+        let file: ContractFile =
+            serde_json::from_str(&text).map_err(|error| invalid(error.to_string()))?;
+        let mut contract = Self::try_from(file).map_err(invalid)?;
+        contract.check().map_err(invalid)?;
 
         let directory = path.parent().unwrap_or(Path::new("."));
         contract.encoder = directory.join(&contract.encoder);
@@ -177,16 +256,49 @@ impl ModelContract {
 
     fn check(&self) -> Result<(), String> {
         let ordered = |[low, high]: [f32; 2]| low.is_finite() && high.is_finite() && low < high;
-        if !ordered(self.input.range) || !ordered(self.output.range) {
+        if !ordered(self.input_range()) || !ordered(self.output.range) {
             return Err("sample ranges must run from a lower to a higher finite value".into());
         }
-        let multiple = self.input.multiple_of;
         let downsampling = self.latents.downsampling;
-        if downsampling == 0 || multiple == 0 || multiple % downsampling != 0 {
-            return Err(format!(
-                "multiple_of {multiple} must be a positive multiple of the downsampling \
-                 {downsampling}"
-            ));
+        match &self.input {
+            MediaInput::Image(input) => {
+                let multiple = input.multiple_of;
+                if input.layout != TensorLayout::Nchw {
+                    return Err("image models take NCHW tensors".into());
+                }
+                if downsampling == 0 || multiple == 0 || multiple % downsampling != 0 {
+                    return Err(format!(
+                        "multiple_of {multiple} must be a positive multiple of the \
+                         downsampling {downsampling}"
+                    ));
+                }
+            }
+            MediaInput::Audio(input) => {
+                if input.layout != TensorLayout::Nct {
+                    return Err("audio models take NCT tensors".into());
+                }
+                if !(1..=MAX_AUDIO_RATE).contains(&input.rate)
+                    || !(1..=MAX_AUDIO_CHANNELS).contains(&input.channels)
+                {
+                    return Err(format!(
+                        "{} Hz with {} channels is not a sample format (rates 1 to \
+                         {MAX_AUDIO_RATE}, 1 to {MAX_AUDIO_CHANNELS} channels)",
+                        input.rate, input.channels
+                    ));
+                }
+                if !(1..=MAX_AUDIO_FRAME).contains(&downsampling) {
+                    return Err(format!(
+                        "downsampling {downsampling} is not a frame length (1 to \
+                         {MAX_AUDIO_FRAME} samples)"
+                    ));
+                }
+                if input.context_frames > MAX_CONTEXT_FRAMES {
+                    return Err(format!(
+                        "context_frames {} is more than {MAX_CONTEXT_FRAMES}",
+                        input.context_frames
+                    ));
+                }
+            }
         }
         let [smallest, largest] = self.latents.step_range;
         if !(smallest > 0.0 && smallest <= largest && largest.is_finite()) {
@@ -214,6 +326,22 @@ impl ModelContract {
             }
         }
         Ok(())
+    }
+
+    /// The value range of the encoder's input.
+    pub fn input_range(&self) -> [f32; 2] {
+        match &self.input {
+            MediaInput::Image(input) => input.range,
+            MediaInput::Audio(input) => input.range,
+        }
+    }
+
+    /// The name of the encoder's input tensor.
+    pub fn input_tensor(&self) -> &str {
+        match &self.input {
+            MediaInput::Image(input) => &input.tensor,
+            MediaInput::Audio(input) => &input.tensor,
+        }
     }
 
     /// The quantizer step for a quality from 0 (the largest step) to 1 (the smallest), spaced
@@ -292,7 +420,12 @@ impl LoadedCodec {
         } else {
             let mut encoder = Model::load(&contract.encoder, options)?;
             let path = &contract.encoder;
-            require_tensor(&mut encoder, path, TensorEnd::Input, &contract.input.tensor)?;
+            require_tensor(
+                &mut encoder,
+                path,
+                TensorEnd::Input,
+                contract.input_tensor(),
+            )?;
             require_tensor(
                 &mut encoder,
                 path,
@@ -350,6 +483,19 @@ mod tests {
         "output": {"tensor": "image", "range": [0.0, 1.0]}
     }"#;
 
+    const VALID_AUDIO: &str = r#"{
+        "name": "speech",
+        "media": "audio",
+        "encoder": "encoder.onnx",
+        "decoder": "decoder.onnx",
+        "input": {"tensor": "audio", "layout": "NCT", "rate": 16000, "channels": 1,
+                  "range": [-1.0, 1.0], "context_frames": 6},
+        "latents": {"tensor": "latents", "channels": 2, "downsampling": 320,
+                    "quantization": "scalar", "step_range": [0.5, 4.0]},
+        "entropy_model": {"kind": "factorized-gaussian", "mean": 0.0, "scales": [1.0, 2.5]},
+        "output": {"tensor": "audio", "range": [-1.0, 1.0]}
+    }"#;
+
     fn load_text(text: &str) -> Result<ModelContract, ContractError> {
         let directory = std::env::temp_dir().join(format!("contract-{}", std::process::id()));
         std::fs::create_dir_all(&directory).unwrap();
@@ -368,6 +514,16 @@ mod tests {
         assert!(contract.encoder.is_absolute());
         assert_eq!(contract.step_for_quality(1.0), 0.5);
         assert!((contract.step_for_quality(0.5) - 2f32.sqrt()).abs() < 1e-5);
+
+        let audio = load_text(VALID_AUDIO).unwrap();
+        let MediaInput::Audio(input) = &audio.input else {
+            panic!("an audio contract reads as {:?}", audio.input);
+        };
+        assert_eq!(
+            (input.rate, input.channels, input.context_frames),
+            (16000, 1, 6)
+        );
+        assert_eq!(audio.input_tensor(), "audio");
     }
 
     #[test]
@@ -384,7 +540,23 @@ mod tests {
             (VALID.replace("[0.5, 4.0]", "[4.0, 0.5]"), "step_range"),
             (
                 VALID.replace("\"image\",\n", "\"audio\",\n"),
-                "unknown variant `audio`",
+                "input of audio model: unknown field `colour`",
+            ),
+            (
+                VALID.replace("\"image\",\n", "\"video\",\n"),
+                "unknown variant `video`",
+            ),
+            (
+                VALID_AUDIO.replace("\"NCT\"", "\"NCHW\""),
+                "audio models take NCT tensors",
+            ),
+            (
+                VALID_AUDIO.replace("\"rate\": 16000", "\"rate\": 0"),
+                "0 Hz with 1 channels",
+            ),
+            (
+                VALID_AUDIO.replace("\"context_frames\": 6", "\"context_frames\": 9999"),
+                "context_frames 9999",
             ),
             (
                 VALID.replace("\"NCHW\"", "\"NHWC\""),

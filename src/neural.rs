@@ -16,7 +16,9 @@
 
 use std::fmt;
 
-use crate::contract::{ColourOrder, EntropyModel, LoadedCodec, ModelContract};
+use crate::contract::{
+    ColourOrder, EntropyModel, ImageInput, LoadedCodec, MediaInput, MediaKind, ModelContract,
+};
 use crate::latents::{FactorizedGaussian, LatentError, MAX_MAGNITUDE};
 use crate::onnx::Model;
 use crate::packet::{self, Packet, PacketError, PacketKind};
@@ -47,6 +49,12 @@ pub enum NeuralError {
     },
     /// The codec was loaded without the model this needs.
     NotLoaded(&'static str),
+    /// The model codes another kind of media.
+    WrongMedia {
+        model: String,
+        codes: MediaKind,
+        wanted: MediaKind,
+    },
     /// The pixel buffer handed over is too small for the picture.
     BufferTooSmall {
         needed: usize,
@@ -75,6 +83,11 @@ impl fmt::Display for NeuralError {
                 packet.0, packet.1, frame.0, frame.1
             ),
             Self::NotLoaded(model) => write!(f, "the {model} model was not loaded"),
+            Self::WrongMedia {
+                model,
+                codes,
+                wanted,
+            } => write!(f, "model {model} codes {codes}, not {wanted}"),
             Self::BufferTooSmall { needed, available } => write!(
                 f,
                 "pixel buffer holds {available} bytes but the picture needs {needed}"
@@ -161,7 +174,7 @@ fn check_buffer(len: usize, width: u32, height: u32, stride: usize) -> Result<()
 }
 
 /// The session of a model the codec may not have loaded (see [`crate::contract::Role`]).
-fn loaded_session<'a>(
+pub(crate) fn loaded_session<'a>(
     model: &'a mut Option<Model>,
     name: &'static str,
 ) -> Result<&'a mut ort::session::Session, NeuralError> {
@@ -174,6 +187,7 @@ fn loaded_session<'a>(
 /// A learned image codec: one loaded contract, used to encode, to decode, or both.
 pub struct NeuralImageCodec {
     codec: LoadedCodec,
+    spec: ImageInput,
     fingerprint: u32,
     step: f32,
     coder: FactorizedGaussian,
@@ -183,12 +197,21 @@ pub struct NeuralImageCodec {
 
 impl NeuralImageCodec {
     pub fn new(codec: LoadedCodec) -> Result<Self, NeuralError> {
+        let MediaInput::Image(spec) = &codec.contract.input else {
+            return Err(NeuralError::WrongMedia {
+                model: codec.contract.name.clone(),
+                codes: codec.contract.media,
+                wanted: MediaKind::Image,
+            });
+        };
+        let spec = spec.clone();
         let step = codec.contract.step_for_quality(1.0);
         let EntropyModel::FactorizedGaussian { scales, .. } = &codec.contract.entropy_model;
         let coder = FactorizedGaussian::new(scales, step)?;
         Ok(Self {
             fingerprint: fingerprint(&codec.contract),
             codec,
+            spec,
             step,
             coder,
             input: Vec::new(),
@@ -217,7 +240,7 @@ impl NeuralImageCodec {
 
     /// Picture size padded up to what the model takes.
     fn padded(&self, width: u32, height: u32) -> (usize, usize) {
-        let multiple = self.codec.contract.input.multiple_of;
+        let multiple = self.spec.multiple_of;
         (
             width.next_multiple_of(multiple) as usize,
             height.next_multiple_of(multiple) as usize,
@@ -235,8 +258,8 @@ impl NeuralImageCodec {
         let (width, height) = (picture.width as usize, picture.height as usize);
         let (padded_width, padded_height) = self.padded(picture.width, picture.height);
         let contract = &self.codec.contract;
-        let [low, high] = contract.input.range;
-        let swap = picture.order != contract.input.colour;
+        let [low, high] = self.spec.range;
+        let swap = picture.order != self.spec.colour;
 
         // Planar, in the model's colour order and range, repeating the last row and column
         // into the padding.
@@ -258,7 +281,7 @@ impl NeuralImageCodec {
             [1usize, 3, padded_height, padded_width],
             &self.input[..],
         ))?;
-        let input_name = contract.input.tensor.clone();
+        let input_name = self.spec.tensor.clone();
         let latent_name = contract.latents.tensor.clone();
         let session = loaded_session(&mut self.codec.encoder, "encoder")?;
         let outputs = session.run(ort::inputs![input_name.as_str() => tensor])?;
@@ -381,7 +404,7 @@ impl NeuralImageCodec {
         let latent_name = contract.latents.tensor.clone();
         let output_name = contract.output.tensor.clone();
         let [low, high] = contract.output.range;
-        let swap = picture.order != contract.input.colour;
+        let swap = picture.order != self.spec.colour;
         let session = loaded_session(&mut self.codec.decoder, "decoder")?;
         let outputs = session.run(ort::inputs![latent_name.as_str() => tensor])?;
         let (shape, values) = outputs[output_name.as_str()].try_extract_tensor::<f32>()?;
