@@ -8,6 +8,7 @@ pub mod dct;
 pub mod latents;
 pub mod metrics;
 pub mod neural;
+pub mod neural_audio;
 pub mod onnx;
 pub mod packet;
 pub mod quant;

@@ -36,6 +36,7 @@ pub const MAX_PACKET_LEN: usize = 1 << 30;
 pub enum PacketKind {
     DctVideo = 1,
     NeuralImage = 2,
+    NeuralAudio = 3,
 }
 
 impl PacketKind {
@@ -43,6 +44,7 @@ impl PacketKind {
         match byte {
             1 => Some(Self::DctVideo),
             2 => Some(Self::NeuralImage),
+            3 => Some(Self::NeuralAudio),
             _ => None,
         }
     }
@@ -110,6 +112,14 @@ pub struct Packet<'a> {
     pub kind: PacketKind,
     pub header: &'a [u8],
     pub payload: &'a [u8],
+}
+
+/// Position of the first start of a packet of `kind` in `bytes` (magic bytes, any version,
+/// the kind), for recognising stored streams.
+pub fn find_packet(bytes: &[u8], kind: PacketKind) -> Option<usize> {
+    bytes
+        .windows(6)
+        .position(|w| w[..4] == MAGIC && w[5] == kind as u8)
 }
 
 /// Reads the lengths at the start of `bytes` and returns the whole packet's length, without
