@@ -1,42 +1,56 @@
 // SPDX-License-Identifier: MPL-2.0
 
-//! Recognises stored DCT video streams by the magic bytes and kind of a packet near their
-//! start.
+//! Recognises stored streams of the project's packets by the magic bytes and kind of a packet
+//! near their start: DCT video, and learned-codec audio.
 
 use gst::glib;
-use percept::packet::{PacketKind, MAGIC};
+use percept::packet::{find_packet, PacketKind};
 
 use crate::caps::ENCODED_MEDIA_TYPE;
 
 /// How far into a stream to look for the first packet.
 const SEARCH_LEN: u32 = 4096;
 
-/// Position of the first DCT video packet's start in `bytes`.
-fn find_video_packet(bytes: &[u8]) -> Option<usize> {
-    bytes
-        .windows(6)
-        .position(|w| w[..4] == MAGIC && w[5] == PacketKind::DctVideo as u8)
-}
+/// The media type of `neuralaudiodec`'s input (plugins/neural), whose type finder lives here
+/// with the other kinds of packet stream.
+const NEURAL_AUDIO_MEDIA_TYPE: &str = "audio/x-neural";
 
-pub fn register(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
-    let caps = gst::Caps::new_empty_simple(ENCODED_MEDIA_TYPE);
+fn register_kind(
+    plugin: &gst::Plugin,
+    kind: PacketKind,
+    media_type: &str,
+    extension: &str,
+) -> Result<(), glib::BoolError> {
+    let caps = gst::Caps::new_empty_simple(media_type);
     gst::TypeFind::register(
         Some(plugin),
-        ENCODED_MEDIA_TYPE,
+        media_type,
         gst::Rank::PRIMARY,
-        Some("dct"),
+        Some(extension),
         Some(&caps.clone()),
         move |typefind| {
             // Short streams hold fewer bytes than the search length.
             let available = typefind
                 .length()
                 .map_or(SEARCH_LEN, |length| length.min(SEARCH_LEN as u64) as u32);
-            let found = typefind.peek(0, available).and_then(find_video_packet);
+            let found = typefind
+                .peek(0, available)
+                .and_then(|bytes| find_packet(bytes, kind));
             match found {
                 Some(0) => typefind.suggest(gst::TypeFindProbability::Maximum, &caps),
                 Some(_) => typefind.suggest(gst::TypeFindProbability::Likely, &caps),
                 None => {}
             }
         },
+    )
+}
+
+pub fn register(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
+    register_kind(plugin, PacketKind::DctVideo, ENCODED_MEDIA_TYPE, "dct")?;
+    register_kind(
+        plugin,
+        PacketKind::NeuralAudio,
+        NEURAL_AUDIO_MEDIA_TYPE,
+        "nau",
     )
 }

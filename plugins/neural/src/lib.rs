@@ -7,12 +7,16 @@
 //!   packets: latents quantized with a step set by `quality` and entropy coded under the
 //!   model's own probability model.
 //! - `neuraldec` restores the pictures with the codec's decoder.
+//! - `neuralaudioenc` and `neuralaudiodec` do the same for raw audio, in packets of a few
+//!   latent frames, as `audio/x-neural`.
 //!
 //! Models are found through a contract file (see `models/CONTRACT.md`); the shipped image
-//! codec is the default.
+//! codec is the video elements' default, the shipped speech codec the audio elements'.
 
 use gst::glib;
 
+mod neuralaudiodec;
+mod neuralaudioenc;
 mod neuraldec;
 mod neuralenc;
 mod settings;
@@ -20,6 +24,8 @@ mod settings;
 fn plugin_init(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
     neuralenc::register(plugin)?;
     neuraldec::register(plugin)?;
+    neuralaudioenc::register(plugin)?;
+    neuralaudiodec::register(plugin)?;
     Ok(())
 }
 

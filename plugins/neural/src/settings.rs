@@ -9,22 +9,48 @@ use gst::glib;
 use gst::prelude::*;
 
 use percept::contract::{ContractError, LoadedCodec, Role};
-use percept::neural::NeuralImageCodec;
+use percept::neural::NeuralError;
 use percept::onnx::{self, ExecutionProvider, OnnxError, SessionOptions};
 
-/// The image codec shipped in the source tree, used when `model` is not set.
-pub const DEFAULT_MODEL: &str = concat!(
+/// The image codec shipped in the source tree, used by the video elements when `model` is not
+/// set.
+pub const DEFAULT_IMAGE_MODEL: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/../../models/image_codec/model.json"
+);
+
+/// The speech codec shipped in the source tree, the audio elements' default.
+pub const DEFAULT_SPEECH_MODEL: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../models/speech_codec/model.json"
 );
 const DEFAULT_INTRA_THREADS: u32 = 1;
 const MAX_INTRA_THREADS: u32 = 256;
 
-/// The encoded media type.
+pub const IMAGE_MODEL_BLURB: &str = "Path of the model contract (JSON) naming the encoder \
+                                     and decoder; empty for the shipped image codec";
+pub const SPEECH_MODEL_BLURB: &str = "Path of the model contract (JSON) naming the encoder \
+                                      and decoder; empty for the shipped speech codec";
+
+/// The encoded media types.
 pub const ENCODED_MEDIA_TYPE: &str = "video/x-neural";
+pub const ENCODED_AUDIO_TYPE: &str = "audio/x-neural";
+
+/// Raw audio the audio elements take and give: any interleaved float or 16-bit audio, or the
+/// rate and channels a model works in.
+pub fn audio_caps(model: Option<(u32, u32)>) -> gst::Caps {
+    let builder = gst_audio::AudioCapsBuilder::new_interleaved()
+        .format_list([gst_audio::AudioFormat::F32le, gst_audio::AudioFormat::S16le]);
+    match model {
+        Some((rate, channels)) => builder.rate(rate as i32).channels(channels as i32).build(),
+        None => builder.build(),
+    }
+}
 
 #[derive(Debug, Clone)]
 pub struct ModelSettings {
+    /// Where `model` points when it is not set.
+    pub default_model: &'static str,
     pub model: Option<PathBuf>,
     /// As the user set it; checked when the model is loaded, where an error can be reported.
     pub provider: String,
@@ -32,27 +58,24 @@ pub struct ModelSettings {
     pub intra_threads: u32,
 }
 
-impl Default for ModelSettings {
-    fn default() -> Self {
+impl ModelSettings {
+    pub fn with_default(default_model: &'static str) -> Self {
         Self {
+            default_model,
             model: None,
             provider: ExecutionProvider::Cpu.name().to_owned(),
             allow_fallback: false,
             intra_threads: DEFAULT_INTRA_THREADS,
         }
     }
-}
 
-impl ModelSettings {
-    /// The properties for these settings, and the read-only `active-provider`.
-    pub fn properties() -> Vec<glib::ParamSpec> {
+    /// The properties for these settings, and the read-only `active-provider`; `model_blurb`
+    /// describes `model`, naming the default.
+    pub fn properties(model_blurb: &'static str) -> Vec<glib::ParamSpec> {
         vec![
             glib::ParamSpecString::builder("model")
                 .nick("Model")
-                .blurb(
-                    "Path of the model contract (JSON) naming the encoder and decoder; \
-                     empty for the shipped image codec",
-                )
+                .blurb(model_blurb)
                 .mutable_ready()
                 .build(),
             glib::ParamSpecString::builder("execution-provider")
@@ -125,18 +148,19 @@ impl ModelSettings {
     pub fn model_path(&self) -> PathBuf {
         self.model
             .clone()
-            .unwrap_or_else(|| PathBuf::from(DEFAULT_MODEL))
+            .unwrap_or_else(|| PathBuf::from(self.default_model))
     }
 
-    /// What both elements do when they start: load the runtime and the model their role needs,
-    /// log both, warn `element` when the model fell back to the CPU, and wrap the model in a
-    /// codec. Returns the codec and the provider it runs on.
-    pub fn start(
+    /// What every element does when it starts: load the runtime and the model its role needs,
+    /// log both, warn `element` when the model fell back to the CPU, and wrap the model in the
+    /// element's codec with `wrap`. Returns the codec and the provider it runs on.
+    pub fn start<C>(
         &self,
         role: Role,
         element: &gst::Element,
         category: gst::DebugCategory,
-    ) -> Result<(NeuralImageCodec, ExecutionProvider), gst::ErrorMessage> {
+        wrap: impl FnOnce(LoadedCodec) -> Result<C, NeuralError>,
+    ) -> Result<(C, ExecutionProvider), gst::ErrorMessage> {
         let (loaded, runtime) = self.load(role)?;
         gst::info!(
             category,
@@ -160,8 +184,12 @@ impl ModelSettings {
             "loaded model {} on {provider}",
             loaded.contract.name
         );
-        let codec = NeuralImageCodec::new(loaded)
-            .map_err(|error| gst::error_msg!(gst::LibraryError::Init, ("{error}")))?;
+        let codec = wrap(loaded).map_err(|error| match error {
+            NeuralError::WrongMedia { .. } => {
+                gst::error_msg!(gst::ResourceError::OpenRead, ("{error}"))
+            }
+            _ => gst::error_msg!(gst::LibraryError::Init, ("{error}")),
+        })?;
         Ok((codec, provider))
     }
 

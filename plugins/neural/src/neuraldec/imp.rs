@@ -8,10 +8,10 @@ use gst_video::prelude::*;
 use gst_video::subclass::prelude::*;
 
 use percept::contract::{ColourOrder, Role};
-use percept::neural::{NeuralImageCodec, RgbPictureMut};
+use percept::neural::{NeuralError, NeuralImageCodec, RgbPictureMut};
 use percept::onnx::ExecutionProvider;
 
-use crate::settings::{ModelSettings, ENCODED_MEDIA_TYPE};
+use crate::settings::{ModelSettings, DEFAULT_IMAGE_MODEL, ENCODED_MEDIA_TYPE, IMAGE_MODEL_BLURB};
 
 static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
     gst::DebugCategory::new(
@@ -31,14 +31,25 @@ struct State {
     /// Format and size the negotiated output caps describe.
     output: Option<(gst_video::VideoFormat, u32, u32)>,
     format: gst_video::VideoFormat,
+    /// The last packet that decoded, repeated in place of damaged ones.
+    last_good: Vec<u8>,
     dropped: u64,
 }
 
-#[derive(Default)]
 pub struct NeuralDec {
     settings: Mutex<ModelSettings>,
     state: Mutex<Option<State>>,
     active_provider: Mutex<Option<ExecutionProvider>>,
+}
+
+impl Default for NeuralDec {
+    fn default() -> Self {
+        Self {
+            settings: Mutex::new(ModelSettings::with_default(DEFAULT_IMAGE_MODEL)),
+            state: Mutex::default(),
+            active_provider: Mutex::default(),
+        }
+    }
 }
 
 #[glib::object_subclass]
@@ -51,7 +62,7 @@ impl ObjectSubclass for NeuralDec {
 impl ObjectImpl for NeuralDec {
     fn properties() -> &'static [glib::ParamSpec] {
         static PROPERTIES: LazyLock<Vec<glib::ParamSpec>> =
-            LazyLock::new(ModelSettings::properties);
+            LazyLock::new(|| ModelSettings::properties(IMAGE_MODEL_BLURB));
         PROPERTIES.as_ref()
     }
 
@@ -120,20 +131,112 @@ impl ElementImpl for NeuralDec {
 }
 
 impl NeuralDec {
-    fn drop_packet(
+    /// Decodes `bytes` into `frame`, negotiating the picture size first and allocating the
+    /// frame's buffer if it has none. The outer error stops the stream; the inner one is the
+    /// packet's fault.
+    fn decode_into(
         &self,
         state: &mut State,
-        frame: gst_video::VideoCodecFrame,
-        error: &dyn std::fmt::Display,
+        frame: &mut gst_video::VideoCodecFrame,
+        bytes: &[u8],
+    ) -> Result<Result<(), NeuralError>, gst::FlowError> {
+        let (width, height) = match state.codec.inspect(bytes) {
+            Ok(size) => size,
+            Err(error) => return Ok(Err(error)),
+        };
+        let wanted = (state.format, width, height);
+        if state.output != Some(wanted) {
+            let element = self.obj();
+            let negotiated = element
+                .set_output_state(state.format, width, height, state.input_state.as_ref())
+                .and_then(|output_state| element.negotiate(output_state));
+            if let Err(flow) = negotiated {
+                gst::element_imp_error!(
+                    self,
+                    gst::CoreError::Negotiation,
+                    (
+                        "Downstream does not accept {width}x{height} {}, the picture the \
+                         stream holds",
+                        state.format
+                    )
+                );
+                return Err(flow);
+            }
+            state.output = Some(wanted);
+        }
+        if frame.output_buffer().is_none() {
+            self.obj().allocate_output_frame(frame, None)?;
+        }
+        let info = self
+            .obj()
+            .output_state()
+            .ok_or(gst::FlowError::NotNegotiated)?
+            .info()
+            .clone();
+        let order = if state.format == gst_video::VideoFormat::Bgr {
+            ColourOrder::Bgr
+        } else {
+            ColourOrder::Rgb
+        };
+        let output = frame.output_buffer_mut().ok_or(gst::FlowError::Error)?;
+        let mut video_frame = gst_video::VideoFrameRef::from_buffer_ref_writable(output, &info)
+            .map_err(|_| gst::FlowError::Error)?;
+        let stride = usize::try_from(video_frame.plane_stride()[0]).map_err(|_| {
+            gst::element_imp_error!(
+                self,
+                gst::CoreError::Negotiation,
+                ("Output frames with a negative stride are not supported")
+            );
+            gst::FlowError::NotSupported
+        })?;
+        let pixels = video_frame
+            .plane_data_mut(0)
+            .map_err(|_| gst::FlowError::Error)?;
+        Ok(state.codec.decode(
+            bytes,
+            RgbPictureMut {
+                pixels,
+                width,
+                height,
+                stride,
+                order,
+            },
+        ))
+    }
+
+    /// Stands in for a packet that cannot be decoded: the previous picture again, so that the
+    /// frame keeps its place in time, or, before any picture, nothing. Warns either way.
+    fn conceal(
+        &self,
+        mut state_guard: std::sync::MutexGuard<'_, Option<State>>,
+        mut frame: gst_video::VideoCodecFrame,
+        error: &NeuralError,
     ) -> Result<gst::FlowSuccess, gst::FlowError> {
+        let state = state_guard.as_mut().ok_or(gst::FlowError::NotNegotiated)?;
         state.dropped += 1;
-        gst::element_imp_warning!(
-            self,
-            gst::StreamError::Decode,
-            ("Dropped a packet: {error}"),
-            ["{} dropped so far", state.dropped]
-        );
-        self.obj().drop_frame(frame)
+        let previous = std::mem::take(&mut state.last_good);
+        let repeated =
+            !previous.is_empty() && self.decode_into(state, &mut frame, &previous)?.is_ok();
+        state.last_good = previous;
+        let dropped = state.dropped;
+        drop(state_guard);
+        if repeated {
+            gst::element_imp_warning!(
+                self,
+                gst::StreamError::Decode,
+                ("Repeated the previous picture for a damaged packet: {error}"),
+                ["{dropped} damaged so far"]
+            );
+            self.obj().finish_frame(frame)
+        } else {
+            gst::element_imp_warning!(
+                self,
+                gst::StreamError::Decode,
+                ("Dropped a packet: {error}"),
+                ["{dropped} damaged so far"]
+            );
+            self.obj().drop_frame(frame)
+        }
     }
 }
 
@@ -141,14 +244,19 @@ impl VideoDecoderImpl for NeuralDec {
     fn start(&self) -> Result<(), gst::ErrorMessage> {
         let settings = self.settings.lock().unwrap().clone();
         let element = self.obj();
-        let (codec, provider) =
-            settings.start(Role::Decode, element.upcast_ref::<gst::Element>(), *CAT)?;
+        let (codec, provider) = settings.start(
+            Role::Decode,
+            element.upcast_ref::<gst::Element>(),
+            *CAT,
+            NeuralImageCodec::new,
+        )?;
         *self.active_provider.lock().unwrap() = Some(provider);
         *self.state.lock().unwrap() = Some(State {
             codec,
             input_state: None,
             output: None,
             format: gst_video::VideoFormat::Rgb,
+            last_good: Vec::new(),
             dropped: 0,
         });
         Ok(())
@@ -191,77 +299,21 @@ impl VideoDecoderImpl for NeuralDec {
         let state = state_guard.as_mut().ok_or(gst::FlowError::NotNegotiated)?;
         let input = frame.input_buffer_owned().ok_or(gst::FlowError::Error)?;
         let map = input.map_readable().map_err(|_| gst::FlowError::Error)?;
-        let (width, height) = match state.codec.inspect(&map) {
-            Ok(size) => size,
-            Err(error) => return self.drop_packet(state, frame, &error),
-        };
-
-        let wanted = (state.format, width, height);
-        if state.output != Some(wanted) {
-            let element = self.obj();
-            let negotiated = element
-                .set_output_state(state.format, width, height, state.input_state.as_ref())
-                .and_then(|output_state| element.negotiate(output_state));
-            if let Err(flow) = negotiated {
-                gst::element_imp_error!(
-                    self,
-                    gst::CoreError::Negotiation,
-                    (
-                        "Downstream does not accept {width}x{height} {}, the picture the \
-                         stream holds",
-                        state.format
-                    )
-                );
-                return Err(flow);
+        let failure = match self.decode_into(state, &mut frame, &map)? {
+            Ok(()) => {
+                state.last_good.clear();
+                state.last_good.extend_from_slice(&map);
+                None
             }
-            state.output = Some(wanted);
-        }
-
-        self.obj().allocate_output_frame(&mut frame, None)?;
-        let info = self
-            .obj()
-            .output_state()
-            .ok_or(gst::FlowError::NotNegotiated)?
-            .info()
-            .clone();
-        let order = if state.format == gst_video::VideoFormat::Bgr {
-            ColourOrder::Bgr
-        } else {
-            ColourOrder::Rgb
-        };
-        let result = {
-            let output = frame.output_buffer_mut().ok_or(gst::FlowError::Error)?;
-            let mut video_frame = gst_video::VideoFrameRef::from_buffer_ref_writable(output, &info)
-                .map_err(|_| gst::FlowError::Error)?;
-            let stride = usize::try_from(video_frame.plane_stride()[0]).map_err(|_| {
-                gst::element_imp_error!(
-                    self,
-                    gst::CoreError::Negotiation,
-                    ("Output frames with a negative stride are not supported")
-                );
-                gst::FlowError::NotSupported
-            })?;
-            let pixels = video_frame
-                .plane_data_mut(0)
-                .map_err(|_| gst::FlowError::Error)?;
-            state.codec.decode(
-                &map,
-                RgbPictureMut {
-                    pixels,
-                    width,
-                    height,
-                    stride,
-                    order,
-                },
-            )
+            Err(error) => Some(error),
         };
         drop(map);
-        match result {
-            Ok(()) => {
+        match failure {
+            None => {
                 drop(state_guard);
                 self.obj().finish_frame(frame)
             }
-            Err(error) => self.drop_packet(state, frame, &error),
+            Some(error) => self.conceal(state_guard, frame, &error),
         }
     }
 }

@@ -6,7 +6,8 @@
  * Decodes `video/x-neural` packets made by `neuralenc` with the same model: the latents are
  * entropy decoded under the model's probability model and the model's decoder restores the
  * picture, at the size the packet declares. A packet made with another model, or damaged, is
- * dropped with a warning that names the problem.
+ * replaced by the previous picture (dropped, before the first one) with a warning that names
+ * the problem.
  *
  * ## Example pipeline
  * ```bash

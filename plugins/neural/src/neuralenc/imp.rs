@@ -12,7 +12,7 @@ use percept::contract::{ColourOrder, Role};
 use percept::neural::{NeuralImageCodec, RgbPicture};
 use percept::onnx::ExecutionProvider;
 
-use crate::settings::{ModelSettings, ENCODED_MEDIA_TYPE};
+use crate::settings::{ModelSettings, DEFAULT_IMAGE_MODEL, ENCODED_MEDIA_TYPE, IMAGE_MODEL_BLURB};
 
 static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
     gst::DebugCategory::new(
@@ -26,10 +26,19 @@ const EXAMPLE: &str = "gst-launch-1.0 videotestsrc num-buffers=10 ! videoconvert
                        ! neuralenc quality=60 ! neuraldec ! videoconvert ! autovideosink";
 const DEFAULT_QUALITY: u32 = 75;
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 struct Settings {
     model: ModelSettings,
     quality: Option<u32>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            model: ModelSettings::with_default(DEFAULT_IMAGE_MODEL),
+            quality: None,
+        }
+    }
 }
 
 impl Settings {
@@ -60,7 +69,7 @@ impl ObjectSubclass for NeuralEnc {
 impl ObjectImpl for NeuralEnc {
     fn properties() -> &'static [glib::ParamSpec] {
         static PROPERTIES: LazyLock<Vec<glib::ParamSpec>> = LazyLock::new(|| {
-            let mut properties = ModelSettings::properties();
+            let mut properties = ModelSettings::properties(IMAGE_MODEL_BLURB);
             properties.push(
                 glib::ParamSpecUInt::builder("quality")
                     .nick("Quality")
@@ -150,8 +159,12 @@ impl VideoEncoderImpl for NeuralEnc {
     fn start(&self) -> Result<(), gst::ErrorMessage> {
         let settings = self.settings.lock().unwrap().model.clone();
         let element = self.obj();
-        let (codec, provider) =
-            settings.start(Role::Encode, element.upcast_ref::<gst::Element>(), *CAT)?;
+        let (codec, provider) = settings.start(
+            Role::Encode,
+            element.upcast_ref::<gst::Element>(),
+            *CAT,
+            NeuralImageCodec::new,
+        )?;
         *self.active_provider.lock().unwrap() = Some(provider);
         *self.state.lock().unwrap() = Some(State { codec, info: None });
         Ok(())

@@ -1,0 +1,430 @@
+// SPDX-License-Identifier: MPL-2.0
+
+use std::collections::VecDeque;
+use std::sync::{LazyLock, Mutex};
+
+use gst::glib;
+use gst::prelude::*;
+use gst::subclass::prelude::*;
+use gst_audio::prelude::*;
+use gst_audio::subclass::prelude::*;
+
+use percept::contract::Role;
+use percept::neural_audio::{NeuralAudioDecoder, Pushed};
+use percept::onnx::ExecutionProvider;
+use percept::packet::MAGIC;
+
+use crate::settings::{
+    audio_caps, ModelSettings, DEFAULT_SPEECH_MODEL, ENCODED_AUDIO_TYPE, SPEECH_MODEL_BLURB,
+};
+
+static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
+    gst::DebugCategory::new(
+        "neuralaudiodec",
+        gst::DebugColorFlags::empty(),
+        Some("Learned audio decoder"),
+    )
+});
+
+const EXAMPLE: &str = "gst-launch-1.0 audiotestsrc num-buffers=50 ! audioconvert \
+                       ! audioresample ! neuralaudioenc ! neuralaudiodec ! audioconvert \
+                       ! autoaudiosink";
+
+/// An input buffer the base class holds until its audio is finished, in arrival order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Input {
+    Packet,
+    /// Damaged or unusable: finished without audio; the gap it leaves is concealed before the
+    /// next good packet.
+    Dropped,
+}
+
+struct State {
+    decoder: NeuralAudioDecoder,
+    info: Option<gst_audio::AudioInfo>,
+    inputs: VecDeque<Input>,
+    /// Restored audio not yet handed on: concealment waits for the packet after it.
+    audio: Vec<f32>,
+    span_audio: Vec<f32>,
+    latency_frames: Option<usize>,
+    dropped: u64,
+}
+
+pub struct NeuralAudioDec {
+    settings: Mutex<ModelSettings>,
+    state: Mutex<Option<State>>,
+    active_provider: Mutex<Option<ExecutionProvider>>,
+}
+
+impl Default for NeuralAudioDec {
+    fn default() -> Self {
+        Self {
+            settings: Mutex::new(ModelSettings::with_default(DEFAULT_SPEECH_MODEL)),
+            state: Mutex::default(),
+            active_provider: Mutex::default(),
+        }
+    }
+}
+
+#[glib::object_subclass]
+impl ObjectSubclass for NeuralAudioDec {
+    const NAME: &'static str = "GstNeuralAudioDec";
+    type Type = super::NeuralAudioDec;
+    type ParentType = gst_audio::AudioDecoder;
+}
+
+impl ObjectImpl for NeuralAudioDec {
+    fn properties() -> &'static [glib::ParamSpec] {
+        static PROPERTIES: LazyLock<Vec<glib::ParamSpec>> =
+            LazyLock::new(|| ModelSettings::properties(SPEECH_MODEL_BLURB));
+        PROPERTIES.as_ref()
+    }
+
+    fn set_property(&self, _id: usize, value: &glib::Value, pspec: &glib::ParamSpec) {
+        self.settings.lock().unwrap().set(pspec.name(), value);
+    }
+
+    fn property(&self, _id: usize, pspec: &glib::ParamSpec) -> glib::Value {
+        let active = *self.active_provider.lock().unwrap();
+        self.settings
+            .lock()
+            .unwrap()
+            .get(pspec.name(), active)
+            .expect("every property is handled")
+    }
+
+    fn constructed(&self) {
+        self.parent_constructed();
+        self.obj().set_drainable(true);
+    }
+}
+
+impl GstObjectImpl for NeuralAudioDec {}
+
+impl ElementImpl for NeuralAudioDec {
+    fn metadata() -> Option<&'static gst::subclass::ElementMetadata> {
+        static ELEMENT_METADATA: LazyLock<gst::subclass::ElementMetadata> = LazyLock::new(|| {
+            gst::subclass::ElementMetadata::with_additional(
+                "Learned audio decoder",
+                "Codec/Decoder/Audio",
+                "Decodes audio coded by neuralaudioenc with the same learned codec",
+                "The percept developers",
+                &[("Example", EXAMPLE)],
+            )
+        });
+        Some(&*ELEMENT_METADATA)
+    }
+
+    fn pad_templates() -> &'static [gst::PadTemplate] {
+        static PAD_TEMPLATES: LazyLock<Vec<gst::PadTemplate>> = LazyLock::new(|| {
+            let sink = gst::PadTemplate::new(
+                "sink",
+                gst::PadDirection::Sink,
+                gst::PadPresence::Always,
+                &gst::Caps::new_empty_simple(ENCODED_AUDIO_TYPE),
+            )
+            .unwrap();
+            let src = gst::PadTemplate::new(
+                "src",
+                gst::PadDirection::Src,
+                gst::PadPresence::Always,
+                &audio_caps(None),
+            )
+            .unwrap();
+            vec![src, sink]
+        });
+        PAD_TEMPLATES.as_ref()
+    }
+}
+
+impl NeuralAudioDec {
+    /// Restores what is ready (everything, with `drain`) and finishes the input buffers it
+    /// covers, in order. Returns with the state lock released.
+    fn push_ready<'a>(
+        &'a self,
+        mut state_guard: std::sync::MutexGuard<'a, Option<State>>,
+        drain: bool,
+    ) -> Result<gst::FlowSuccess, gst::FlowError> {
+        loop {
+            let state = state_guard.as_mut().ok_or(gst::FlowError::NotNegotiated)?;
+            let span = match state.decoder.decode_next(drain, &mut state.span_audio) {
+                Ok(Some(span)) => span,
+                Ok(None) => break,
+                Err(error) => {
+                    gst::element_imp_error!(self, gst::StreamError::Decode, ("{error}"));
+                    return Err(gst::FlowError::Error);
+                }
+            };
+            state.audio.extend_from_slice(&state.span_audio);
+            if span.concealed {
+                continue;
+            }
+            // Buffers dropped before this packet leave no audio of their own; the packet's
+            // buffer carries the concealment of the gap they left.
+            let mut dropped = 0;
+            while state.inputs.front() == Some(&Input::Dropped) {
+                state.inputs.pop_front();
+                dropped += 1;
+            }
+            if state.inputs.pop_front() != Some(Input::Packet) {
+                gst::element_imp_error!(
+                    self,
+                    gst::StreamError::Decode,
+                    ("Restored audio for a packet that was never received")
+                );
+                return Err(gst::FlowError::Error);
+            }
+            let info = state.info.clone().ok_or(gst::FlowError::NotNegotiated)?;
+            let buffer = samples_to_buffer(&state.audio, &info)?;
+            state.audio.clear();
+            drop(state_guard);
+            let element = self.obj();
+            for _ in 0..dropped {
+                element.finish_frame(None, 1)?;
+            }
+            element.finish_frame(Some(buffer), 1)?;
+            state_guard = self.state.lock().unwrap();
+        }
+        if drain {
+            let state = state_guard.as_mut().ok_or(gst::FlowError::NotNegotiated)?;
+            let remaining = state.inputs.len();
+            state.inputs.clear();
+            drop(state_guard);
+            for _ in 0..remaining {
+                self.obj().finish_frame(None, 1)?;
+            }
+        }
+        Ok(gst::FlowSuccess::Ok)
+    }
+
+    /// Reports the latency of waiting for the frames after a packet, once the packet size is
+    /// known.
+    fn update_latency(&self, state: &mut State, packet_frames: usize) {
+        let context = state.decoder.context_frames();
+        let frames = context.div_ceil(packet_frames.max(1)) * packet_frames;
+        if state.latency_frames == Some(frames) {
+            return;
+        }
+        state.latency_frames = Some(frames);
+        let samples = (frames * state.decoder.frame_samples()) as u64;
+        let latency = gst::ClockTime::SECOND
+            .mul_div_ceil(samples, state.decoder.rate() as u64)
+            .expect("a latency of a few frames");
+        gst::debug!(CAT, imp = self, "latency {latency}");
+        self.obj().set_latency(latency, Some(latency));
+    }
+}
+
+/// Interleaved samples in [-1, 1] into a buffer of the negotiated format.
+fn samples_to_buffer(
+    samples: &[f32],
+    info: &gst_audio::AudioInfo,
+) -> Result<gst::Buffer, gst::FlowError> {
+    let width = info.format_info().width() as usize / 8;
+    let mut buffer =
+        gst::Buffer::with_size(samples.len() * width).map_err(|_| gst::FlowError::Error)?;
+    {
+        let buffer = buffer.get_mut().expect("a new buffer is writable");
+        let mut map = buffer.map_writable().map_err(|_| gst::FlowError::Error)?;
+        match info.format() {
+            gst_audio::AudioFormat::S16le => {
+                for (out, &sample) in map.chunks_exact_mut(2).zip(samples) {
+                    let value = (sample * 32768.0).round().clamp(-32768.0, 32767.0) as i16;
+                    out.copy_from_slice(&value.to_le_bytes());
+                }
+            }
+            gst_audio::AudioFormat::F32le => {
+                for (out, &sample) in map.chunks_exact_mut(4).zip(samples) {
+                    out.copy_from_slice(&sample.to_le_bytes());
+                }
+            }
+            _ => return Err(gst::FlowError::NotNegotiated),
+        }
+    }
+    Ok(buffer)
+}
+
+impl AudioDecoderImpl for NeuralAudioDec {
+    fn start(&self) -> Result<(), gst::ErrorMessage> {
+        let settings = self.settings.lock().unwrap().clone();
+        let element = self.obj();
+        let (decoder, provider) = settings.start(
+            Role::Decode,
+            element.upcast_ref::<gst::Element>(),
+            *CAT,
+            NeuralAudioDecoder::new,
+        )?;
+        *self.active_provider.lock().unwrap() = Some(provider);
+        *self.state.lock().unwrap() = Some(State {
+            decoder,
+            info: None,
+            inputs: VecDeque::new(),
+            audio: Vec::new(),
+            span_audio: Vec::new(),
+            latency_frames: None,
+            dropped: 0,
+        });
+        Ok(())
+    }
+
+    fn stop(&self) -> Result<(), gst::ErrorMessage> {
+        *self.state.lock().unwrap() = None;
+        *self.active_provider.lock().unwrap() = None;
+        Ok(())
+    }
+
+    fn set_format(&self, caps: &gst::Caps) -> Result<(), gst::LoggableError> {
+        let mut state_guard = self.state.lock().unwrap();
+        let state = state_guard
+            .as_mut()
+            .ok_or_else(|| gst::loggable_error!(CAT, "not started"))?;
+        let (rate, channels) = (state.decoder.rate(), state.decoder.channels());
+        let structure = caps
+            .structure(0)
+            .ok_or_else(|| gst::loggable_error!(CAT, "empty caps"))?;
+        for (field, value) in [("rate", rate), ("channels", channels)] {
+            if let Ok(declared) = structure.get::<i32>(field) {
+                if declared != value as i32 {
+                    gst::element_imp_error!(
+                        self,
+                        gst::CoreError::Negotiation,
+                        ("The stream has {field} {declared}, but the model decodes \
+                             {rate} Hz audio with {channels} channels")
+                    );
+                    return Err(gst::loggable_error!(CAT, "stream of another model"));
+                }
+            }
+        }
+        drop(state_guard);
+
+        let element = self.obj();
+        let allowed = element
+            .src_pad()
+            .allowed_caps()
+            .unwrap_or_else(|| audio_caps(None));
+        let mut caps = allowed.intersect(&audio_caps(Some((rate, channels))));
+        caps.fixate();
+        let info = gst_audio::AudioInfo::from_caps(&caps).map_err(|_| {
+            gst::element_imp_error!(
+                self,
+                gst::CoreError::Negotiation,
+                ("Downstream takes no {rate} Hz audio with {channels} channels")
+            );
+            gst::loggable_error!(CAT, "downstream refused the model's audio")
+        })?;
+        element
+            .set_output_format(&info)
+            .map_err(|_| gst::loggable_error!(CAT, "downstream refused {caps}"))?;
+        if let Some(state) = self.state.lock().unwrap().as_mut() {
+            state.info = Some(info);
+        }
+        Ok(())
+    }
+
+    /// A stored stream read from a file comes in a byte segment, which GStreamer's audio decoder
+    /// base class does not take; the stream carries no index, so it plays from its start, timed
+    /// by its samples, as in a time segment from zero.
+    fn sink_event(&self, event: gst::Event) -> bool {
+        if let gst::EventView::Segment(segment) = event.view() {
+            if segment.segment().format() == gst::Format::Bytes {
+                let time = gst::FormattedSegment::<gst::ClockTime>::new();
+                let replaced = gst::event::Segment::builder(&time)
+                    .seqnum(event.seqnum())
+                    .build();
+                return self.parent_sink_event(replaced);
+            }
+        }
+        self.parent_sink_event(event)
+    }
+
+    /// Finds the next packet in what has arrived, so that streams read from files (where
+    /// buffers do not follow packets) decode as well as packets from an encoder or a depayloader.
+    /// Bytes before a packet that starts well are skipped.
+    fn parse(&self, adapter: &gst_base::Adapter) -> Result<(u32, u32), gst::FlowError> {
+        let state_guard = self.state.lock().unwrap();
+        let state = state_guard.as_ref().ok_or(gst::FlowError::NotNegotiated)?;
+        let available = adapter.available();
+        let buffer = adapter
+            .buffer_fast(available)
+            .map_err(|_| gst::FlowError::Error)?;
+        let bytes = buffer.map_readable().map_err(|_| gst::FlowError::Error)?;
+        let mut at = 0;
+        while let Some(found) = bytes[at..].windows(MAGIC.len()).position(|w| w == MAGIC) {
+            let start = at + found;
+            if available - start < NeuralAudioDecoder::START_LEN {
+                break;
+            }
+            match state.decoder.check_packet_start(&bytes[start..]) {
+                Ok(length) if start + length <= available => {
+                    if start > 0 {
+                        gst::warning!(CAT, imp = self, "skipping {start} bytes before a packet");
+                    }
+                    return Ok((start as u32, length as u32));
+                }
+                // The rest of the packet is still to come.
+                Ok(_) => break,
+                Err(error) => {
+                    gst::debug!(CAT, imp = self, "no packet at byte {start}: {error}");
+                    at = start + 1;
+                }
+            }
+        }
+        // Base classes take this as "more data needed".
+        Err(gst::FlowError::Eos)
+    }
+
+    fn handle_frame(
+        &self,
+        buffer: Option<&gst::Buffer>,
+    ) -> Result<gst::FlowSuccess, gst::FlowError> {
+        let mut state_guard = self.state.lock().unwrap();
+        let Some(buffer) = buffer else {
+            return self.push_ready(state_guard, true);
+        };
+        let state = state_guard.as_mut().ok_or(gst::FlowError::NotNegotiated)?;
+        let map = buffer.map_readable().map_err(|_| gst::FlowError::Error)?;
+        let mut pushed = state.decoder.push(&map);
+        if pushed.as_ref().is_ok_and(|p| *p == Pushed::Discontinuity) {
+            // A new stream: hand on the old one's end first.
+            gst::debug!(CAT, imp = self, "discontinuity: draining");
+            drop(map);
+            self.push_ready(state_guard, true)?;
+            state_guard = self.state.lock().unwrap();
+            let state = state_guard.as_mut().ok_or(gst::FlowError::NotNegotiated)?;
+            state.decoder.reset();
+            let map = buffer.map_readable().map_err(|_| gst::FlowError::Error)?;
+            pushed = state.decoder.push(&map);
+        }
+        let state = state_guard.as_mut().ok_or(gst::FlowError::NotNegotiated)?;
+        match pushed {
+            Ok(pushed) => {
+                if let Pushed::AfterGap { concealed_frames } = pushed {
+                    gst::info!(CAT, imp = self, "concealing {concealed_frames} lost frames");
+                }
+                state.inputs.push_back(Input::Packet);
+                if let Some(frames) = state.decoder.last_packet_frames() {
+                    self.update_latency(state, frames);
+                }
+            }
+            Err(error) => {
+                state.dropped += 1;
+                state.inputs.push_back(Input::Dropped);
+                gst::element_imp_warning!(
+                    self,
+                    gst::StreamError::Decode,
+                    ("Dropped a packet: {error}"),
+                    ["{} dropped so far", state.dropped]
+                );
+            }
+        }
+        self.push_ready(state_guard, false)
+    }
+
+    fn flush(&self, _hard: bool) {
+        if let Some(state) = self.state.lock().unwrap().as_mut() {
+            state.decoder.reset();
+            state.inputs.clear();
+            state.audio.clear();
+        }
+    }
+}
