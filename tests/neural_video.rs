@@ -151,7 +151,7 @@ fn size_changes_mid_stream_renegotiate() {
 }
 
 #[test]
-fn a_packet_with_a_bad_header_is_dropped_and_decoding_goes_on() {
+fn bad_packets_are_dropped_or_concealed_and_decoding_goes_on() {
     init();
     let frames = load_frames(
         &media(TEST_PHOTOS[1]),
@@ -194,7 +194,65 @@ fn a_packet_with_a_bad_header_is_dropped_and_decoding_goes_on() {
         "bad packets must not come out"
     );
     let decoded = harness
-        .push_and_pull(gst::Buffer::from_mut_slice(good))
+        .push_and_pull(gst::Buffer::from_mut_slice(good.clone()))
         .unwrap();
     assert_eq!(decoded.size(), 96 * 64 * 3);
+
+    // Once a picture has been decoded, a damaged packet is concealed by repeating it, and the
+    // frame keeps its place.
+    let mut damaged = good;
+    let middle = damaged.len() / 2;
+    damaged[middle] ^= 1;
+    let mut buffer = gst::Buffer::from_mut_slice(damaged);
+    buffer
+        .get_mut()
+        .unwrap()
+        .set_pts(gst::ClockTime::from_mseconds(40));
+    let repeated = harness.push_and_pull(buffer).unwrap();
+    assert_eq!(repeated.pts(), Some(gst::ClockTime::from_mseconds(40)));
+    assert_eq!(
+        repeated.map_readable().unwrap().as_slice(),
+        decoded.map_readable().unwrap().as_slice()
+    );
+}
+
+#[test]
+fn batches_code_as_single_frames_do_and_report_their_latency() {
+    init();
+    let clip = retime(
+        &load_frames(&media(TEST_CLIP), "video/x-raw,format=RGB", Some(7)),
+        gst::ClockTime::from_mseconds(40),
+    );
+    let single = process(&clip, "neuralenc").unwrap();
+    let batched = process(&clip, "neuralenc batch-size=4").unwrap();
+    assert_eq!(batched.len(), clip.len());
+    for (a, b) in single.iter().zip(&batched) {
+        let (a, b) = (a.buffer().unwrap(), b.buffer().unwrap());
+        assert_eq!(a.pts(), b.pts());
+        assert_eq!(
+            a.map_readable().unwrap().as_slice(),
+            b.map_readable().unwrap().as_slice()
+        );
+    }
+
+    // Three frames of waiting at 25 frames per second.
+    let pipeline = gst::parse::launch(
+        "videotestsrc is-live=true ! video/x-raw,format=RGB,width=64,height=48,framerate=25/1 \
+         ! neuralenc batch-size=4 ! fakesink sync=true",
+    )
+    .unwrap()
+    .downcast::<gst::Pipeline>()
+    .unwrap();
+    pipeline.set_state(gst::State::Playing).unwrap();
+    let (result, _, _) = pipeline.state(gst::ClockTime::from_seconds(20));
+    result.unwrap();
+    let mut query = gst::query::Latency::new();
+    assert!(pipeline.query(&mut query));
+    pipeline.set_state(gst::State::Null).unwrap();
+    let (live, min, _) = query.result();
+    assert!(live);
+    assert!(
+        min >= gst::ClockTime::from_mseconds(120) && min < gst::ClockTime::from_mseconds(200),
+        "latency {min}"
+    );
 }

@@ -179,18 +179,18 @@ def evaluate(codec, images, steps):
 def export(codec):
     codec.eval()
     example = torch.rand(1, 3, 64, 64)
-    dynamic = {"image": {2: "height", 3: "width"}}
+    dynamic = {"image": {0: "batch", 2: "height", 3: "width"}}
     torch.onnx.export(
         codec.encoder, example, os.path.join(HERE, "encoder.onnx"),
         input_names=["image"], output_names=["latents"],
-        dynamic_axes={**dynamic, "latents": {2: "rows", 3: "columns"}}, opset_version=17,
+        dynamic_axes={**dynamic, "latents": {0: "batch", 2: "rows", 3: "columns"}}, opset_version=17,
         dynamo=False,
     )
     latents = torch.zeros(1, LATENTS, 4, 4)
     torch.onnx.export(
         codec.decoder, latents, os.path.join(HERE, "decoder.onnx"),
         input_names=["latents"], output_names=["image"],
-        dynamic_axes={"latents": {2: "rows", 3: "columns"}, **dynamic}, opset_version=17,
+        dynamic_axes={"latents": {0: "batch", 2: "rows", 3: "columns"}, **dynamic}, opset_version=17,
         dynamo=False,
     )
     contract = {

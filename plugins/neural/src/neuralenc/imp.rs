@@ -25,11 +25,13 @@ static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
 const EXAMPLE: &str = "gst-launch-1.0 videotestsrc num-buffers=10 ! videoconvert \
                        ! neuralenc quality=60 ! neuraldec ! videoconvert ! autovideosink";
 const DEFAULT_QUALITY: u32 = 75;
+const MAX_BATCH_SIZE: u32 = 64;
 
 #[derive(Debug, Clone)]
 struct Settings {
     model: ModelSettings,
     quality: Option<u32>,
+    batch_size: u32,
 }
 
 impl Default for Settings {
@@ -37,6 +39,7 @@ impl Default for Settings {
         Self {
             model: ModelSettings::with_default(DEFAULT_IMAGE_MODEL),
             quality: None,
+            batch_size: 1,
         }
     }
 }
@@ -50,6 +53,10 @@ impl Settings {
 struct State {
     codec: NeuralImageCodec,
     info: Option<gst_video::VideoInfo>,
+    batch_size: usize,
+    /// Frames waiting for their batch to fill, by system frame number.
+    pending: Vec<u32>,
+    packets: Vec<Vec<u8>>,
 }
 
 #[derive(Default)]
@@ -82,6 +89,19 @@ impl ObjectImpl for NeuralEnc {
                     .mutable_playing()
                     .build(),
             );
+            properties.push(
+                glib::ParamSpecUInt::builder("batch-size")
+                    .nick("Batch size")
+                    .blurb(
+                        "Frames coded together in one run of the model (for parallel \
+                         hardware); adds the time of the frames it waits for to the latency",
+                    )
+                    .minimum(1)
+                    .maximum(MAX_BATCH_SIZE)
+                    .default_value(1)
+                    .mutable_ready()
+                    .build(),
+            );
             properties
         });
         PROPERTIES.as_ref()
@@ -89,17 +109,21 @@ impl ObjectImpl for NeuralEnc {
 
     fn set_property(&self, _id: usize, value: &glib::Value, pspec: &glib::ParamSpec) {
         let mut settings = self.settings.lock().unwrap();
-        if pspec.name() == "quality" {
-            settings.quality = Some(value.get().expect("type checked upstream"));
-            return;
+        match pspec.name() {
+            "quality" => settings.quality = Some(value.get().expect("type checked upstream")),
+            "batch-size" => settings.batch_size = value.get().expect("type checked upstream"),
+            name => {
+                settings.model.set(name, value);
+            }
         }
-        settings.model.set(pspec.name(), value);
     }
 
     fn property(&self, _id: usize, pspec: &glib::ParamSpec) -> glib::Value {
         let settings = self.settings.lock().unwrap();
-        if pspec.name() == "quality" {
-            return settings.quality().to_value();
+        match pspec.name() {
+            "quality" => return settings.quality().to_value(),
+            "batch-size" => return settings.batch_size.to_value(),
+            _ => {}
         }
         let active = *self.active_provider.lock().unwrap();
         settings
@@ -157,16 +181,23 @@ impl ElementImpl for NeuralEnc {
 
 impl VideoEncoderImpl for NeuralEnc {
     fn start(&self) -> Result<(), gst::ErrorMessage> {
-        let settings = self.settings.lock().unwrap().model.clone();
+        let settings = self.settings.lock().unwrap().clone();
         let element = self.obj();
-        let (codec, provider) = settings.start(
+        let (codec, provider) = settings.model.start(
             Role::Encode,
             element.upcast_ref::<gst::Element>(),
             *CAT,
             NeuralImageCodec::new,
         )?;
         *self.active_provider.lock().unwrap() = Some(provider);
-        *self.state.lock().unwrap() = Some(State { codec, info: None });
+        let batch_size = settings.batch_size as usize;
+        *self.state.lock().unwrap() = Some(State {
+            codec,
+            info: None,
+            batch_size,
+            pending: Vec::with_capacity(batch_size),
+            packets: Vec::with_capacity(batch_size),
+        });
         Ok(())
     }
 
@@ -180,6 +211,9 @@ impl VideoEncoderImpl for NeuralEnc {
         &self,
         state: &gst_video::VideoCodecState<'static, gst_video::video_codec_state::Readable>,
     ) -> Result<(), gst::LoggableError> {
+        // Frames of the old format go out first.
+        self.encode_pending(self.state.lock().unwrap())
+            .map_err(|flow| gst::loggable_error!(CAT, "coding the last batch failed: {flow:?}"))?;
         let info = state.info().clone();
         let caps = gst::Caps::builder(ENCODED_MEDIA_TYPE)
             .field("format", info.format().to_str())
@@ -200,21 +234,69 @@ impl VideoEncoderImpl for NeuralEnc {
             info.height(),
             info.format()
         );
-        if let Some(state) = self.state.lock().unwrap().as_mut() {
-            state.info = Some(info);
+        let mut state_guard = self.state.lock().unwrap();
+        if let Some(state) = state_guard.as_mut() {
+            // A batch waits for its last frame.
+            let fps = info.fps();
+            if fps.numer() > 0 {
+                let waiting = (state.batch_size - 1) as u64;
+                let latency = gst::ClockTime::SECOND
+                    .mul_div_ceil(waiting * fps.denom() as u64, fps.numer() as u64)
+                    .unwrap_or(gst::ClockTime::ZERO);
+                drop(state_guard);
+                element.set_latency(latency, Some(latency));
+                state_guard = self.state.lock().unwrap();
+            }
+            if let Some(state) = state_guard.as_mut() {
+                state.info = Some(info);
+            }
         }
         Ok(())
     }
 
     fn handle_frame(
         &self,
-        mut frame: gst_video::VideoCodecFrame,
+        frame: gst_video::VideoCodecFrame,
     ) -> Result<gst::FlowSuccess, gst::FlowError> {
-        let quality = self.settings.lock().unwrap().quality();
+        let id = frame.system_frame_number();
+        // The base class holds the frame until it is finished.
+        drop(frame);
         let mut state_guard = self.state.lock().unwrap();
         let state = state_guard.as_mut().ok_or(gst::FlowError::NotNegotiated)?;
-        let info = state.info.clone().ok_or(gst::FlowError::NotNegotiated)?;
+        state.pending.push(id);
+        if state.pending.len() < state.batch_size {
+            return Ok(gst::FlowSuccess::Ok);
+        }
+        self.encode_pending(state_guard)
+    }
 
+    fn finish(&self) -> Result<gst::FlowSuccess, gst::FlowError> {
+        self.encode_pending(self.state.lock().unwrap())
+    }
+
+    fn flush(&self) -> bool {
+        if let Some(state) = self.state.lock().unwrap().as_mut() {
+            state.pending.clear();
+        }
+        true
+    }
+}
+
+impl NeuralEnc {
+    /// Codes the frames waiting for their batch in one model run and finishes them in order.
+    /// Returns with the state lock released.
+    fn encode_pending(
+        &self,
+        mut state_guard: std::sync::MutexGuard<'_, Option<State>>,
+    ) -> Result<gst::FlowSuccess, gst::FlowError> {
+        let Some(state) = state_guard.as_mut() else {
+            return Ok(gst::FlowSuccess::Ok);
+        };
+        if state.pending.is_empty() {
+            return Ok(gst::FlowSuccess::Ok);
+        }
+        let info = state.info.clone().ok_or(gst::FlowError::NotNegotiated)?;
+        let quality = self.settings.lock().unwrap().quality();
         let step = state
             .codec
             .contract()
@@ -224,40 +306,63 @@ impl VideoEncoderImpl for NeuralEnc {
             gst::FlowError::Error
         })?;
 
-        let input = frame.input_buffer().ok_or(gst::FlowError::Error)?;
-        let video_frame = gst_video::VideoFrameRef::from_buffer_ref_readable(input, &info)
-            .map_err(|_| gst::FlowError::Error)?;
+        let element = self.obj();
+        let frames = state
+            .pending
+            .drain(..)
+            .map(|id| element.frame(id as i32).ok_or(gst::FlowError::Error))
+            .collect::<Result<Vec<_>, _>>()?;
         let order = match info.format() {
             gst_video::VideoFormat::Bgr => ColourOrder::Bgr,
             _ => ColourOrder::Rgb,
         };
-        let packet = state
-            .codec
-            .encode(&RgbPicture {
-                pixels: video_frame
-                    .plane_data(0)
-                    .map_err(|_| gst::FlowError::Error)?,
-                width: info.width(),
-                height: info.height(),
-                stride: usize::try_from(video_frame.plane_stride()[0]).map_err(|_| {
-                    gst::element_imp_error!(
-                        self,
-                        gst::StreamError::Format,
-                        ("Frames with a negative stride are not supported")
-                    );
-                    gst::FlowError::NotSupported
-                })?,
-                order,
+        let video_frames = frames
+            .iter()
+            .map(|frame| {
+                let input = frame.input_buffer().ok_or(gst::FlowError::Error)?;
+                gst_video::VideoFrameRef::from_buffer_ref_readable(input, &info)
+                    .map_err(|_| gst::FlowError::Error)
             })
+            .collect::<Result<Vec<_>, _>>()?;
+        let pictures = video_frames
+            .iter()
+            .map(|video_frame| {
+                Ok(RgbPicture {
+                    pixels: video_frame
+                        .plane_data(0)
+                        .map_err(|_| gst::FlowError::Error)?,
+                    width: info.width(),
+                    height: info.height(),
+                    stride: usize::try_from(video_frame.plane_stride()[0]).map_err(|_| {
+                        gst::element_imp_error!(
+                            self,
+                            gst::StreamError::Format,
+                            ("Frames with a negative stride are not supported")
+                        );
+                        gst::FlowError::NotSupported
+                    })?,
+                    order,
+                })
+            })
+            .collect::<Result<Vec<_>, gst::FlowError>>()?;
+        state.packets.clear();
+        state
+            .codec
+            .encode_batch(&pictures, &mut state.packets)
             .map_err(|error| {
                 gst::element_imp_error!(self, gst::StreamError::Encode, ("{error}"));
                 gst::FlowError::Error
             })?;
-        drop(video_frame);
+        drop(pictures);
+        drop(video_frames);
+        let packets = std::mem::take(&mut state.packets);
         drop(state_guard);
 
-        frame.set_output_buffer(gst::Buffer::from_mut_slice(packet));
-        frame.set_flags(gst_video::VideoCodecFrameFlags::SYNC_POINT);
-        self.obj().finish_frame(frame)
+        for (mut frame, packet) in frames.into_iter().zip(packets) {
+            frame.set_output_buffer(gst::Buffer::from_mut_slice(packet));
+            frame.set_flags(gst_video::VideoCodecFrameFlags::SYNC_POINT);
+            element.finish_frame(frame)?;
+        }
+        Ok(gst::FlowSuccess::Ok)
     }
 }
