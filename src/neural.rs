@@ -452,6 +452,41 @@ impl NeuralImageCodec {
     }
 }
 
+/// Reads the start of a neural image packet in a byte stream (the prefix and the kind header)
+/// and returns the packet's whole length, checking what can be checked before the rest
+/// arrives: version, kind, header, picture size, and a payload no longer than its latents
+/// could need.
+pub fn check_packet_start(bytes: &[u8]) -> Result<usize, NeuralError> {
+    let total = packet::packet_len(bytes)?;
+    let (version, kind) = (bytes[4], bytes[5]);
+    if version != packet::VERSION {
+        return Err(PacketError::UnsupportedVersion(version).into());
+    }
+    if kind != PacketKind::NeuralImage as u8 {
+        return Err(PacketError::UnknownKind(kind).into());
+    }
+    let header_len = u16::from_le_bytes([bytes[6], bytes[7]]) as usize;
+    if header_len != HEADER_LEN {
+        return Err(PacketError::BadHeader(format!("header of {header_len} bytes")).into());
+    }
+    let header_end = packet::PREFIX_LEN + HEADER_LEN;
+    let header = bytes
+        .get(packet::PREFIX_LEN..header_end)
+        .ok_or(PacketError::Truncated {
+            needed: header_end,
+            available: bytes.len(),
+        })?;
+    let header = parse_header(header)?;
+    check_size(header.width, header.height)?;
+    // Each latent takes a symbol and perhaps an escape, each under 32 bits at the coder's
+    // 24-bit precision, and the coder ends with at most a few words.
+    let most = header.channels * header.rows * header.columns * 8 + 16;
+    if total - header_end - packet::SUFFIX_LEN > most {
+        return Err(PacketError::BadLength(total).into());
+    }
+    Ok(total)
+}
+
 struct Header {
     fingerprint: u32,
     width: u32,

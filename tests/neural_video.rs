@@ -256,3 +256,51 @@ fn batches_code_as_single_frames_do_and_report_their_latency() {
         "latency {min}"
     );
 }
+
+#[test]
+fn stored_streams_play_through_decodebin_despite_junk_and_damage() {
+    init();
+    let clip = retime(
+        &load_frames(&media(TEST_CLIP), "video/x-raw,format=RGB", Some(6)),
+        gst::ClockTime::from_mseconds(40),
+    );
+    let packets = process(&clip, "neuralenc").unwrap();
+    let mut stream = b"junk PCPT".to_vec();
+    for (index, packet) in packets.iter().enumerate() {
+        let mut bytes = packet.buffer().unwrap().map_readable().unwrap().to_vec();
+        if index == 3 {
+            let middle = bytes.len() / 2;
+            bytes[middle] ^= 0x10;
+        }
+        stream.extend_from_slice(&bytes);
+    }
+    let path = std::env::temp_dir().join(format!("clip-{}.niv", std::process::id()));
+    std::fs::write(&path, &stream).unwrap();
+    let pipeline = gst::parse::launch(&format!(
+        "filesrc location={} blocksize=3000 ! decodebin ! videoconvert \
+         ! video/x-raw,format=RGB ! appsink name=sink sync=false",
+        path.display()
+    ))
+    .unwrap()
+    .downcast::<gst::Pipeline>()
+    .unwrap();
+    let decoded = percept_testing::collect_samples(&pipeline).unwrap();
+    std::fs::remove_file(&path).unwrap();
+    // In a byte stream a damaged packet is found out before it becomes a frame, and skipped.
+    assert_eq!(decoded.len(), clip.len() - 1);
+    let local = process(&packets[..1], "neuraldec").unwrap();
+    assert_eq!(
+        decoded[0]
+            .buffer()
+            .unwrap()
+            .map_readable()
+            .unwrap()
+            .as_slice(),
+        local[0]
+            .buffer()
+            .unwrap()
+            .map_readable()
+            .unwrap()
+            .as_slice()
+    );
+}

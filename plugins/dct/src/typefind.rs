@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MPL-2.0
 
 //! Recognises stored streams of the project's packets by the magic bytes and kind of a packet
-//! near their start: DCT video, and learned-codec audio.
+//! near their start: DCT video, and learned-codec video and audio.
 
 use gst::glib;
 use percept::packet::{find_packet, PacketKind};
@@ -11,8 +11,9 @@ use crate::caps::ENCODED_MEDIA_TYPE;
 /// How far into a stream to look for the first packet.
 const SEARCH_LEN: u32 = 4096;
 
-/// The media type of `neuralaudiodec`'s input (plugins/neural), whose type finder lives here
-/// with the other kinds of packet stream.
+/// The media types of `neuraldec`'s and `neuralaudiodec`'s input (plugins/neural), whose type
+/// finders live here with the other kinds of packet stream.
+const NEURAL_VIDEO_MEDIA_TYPE: &str = "video/x-neural";
 const NEURAL_AUDIO_MEDIA_TYPE: &str = "audio/x-neural";
 
 fn register_kind(
@@ -47,6 +48,12 @@ fn register_kind(
 
 pub fn register(plugin: &gst::Plugin) -> Result<(), glib::BoolError> {
     register_kind(plugin, PacketKind::DctVideo, ENCODED_MEDIA_TYPE, "dct")?;
+    register_kind(
+        plugin,
+        PacketKind::NeuralImage,
+        NEURAL_VIDEO_MEDIA_TYPE,
+        "niv",
+    )?;
     register_kind(
         plugin,
         PacketKind::NeuralAudio,

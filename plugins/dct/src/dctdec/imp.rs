@@ -8,8 +8,8 @@ use gst::subclass::prelude::*;
 use gst_video::prelude::*;
 use gst_video::subclass::prelude::*;
 
-use percept::packet::{packet_len, Packet, MAGIC, PREFIX_LEN};
 use percept::video::{self, FrameDecoder, FrameMut, FrameRate, Picture, VideoError};
+use percept_gst::bytestream::next_packet;
 
 use crate::caps::{pixel_format, plane_strides, raw_video_caps, ENCODED_MEDIA_TYPE};
 
@@ -212,15 +212,6 @@ impl DctDec {
         );
     }
 
-    /// Reports a damaged packet at the start of a byte stream and steps past its magic, so that
-    /// the search for the next packet starts inside it.
-    fn skip_damaged(&self, adapter: &gst_base::Adapter, error: &dyn std::fmt::Display) {
-        if let Some(state) = self.state.lock().unwrap().as_mut() {
-            self.warn_dropped(state, error);
-        }
-        adapter.flush(1);
-    }
-
     /// Drops a frame whose packet cannot be decoded.
     fn drop_packet(
         &self,
@@ -294,87 +285,25 @@ impl VideoDecoderImpl for DctDec {
         adapter: &gst_base::Adapter,
         at_eos: bool,
     ) -> Result<gst::FlowSuccess, gst::FlowError> {
-        let magic = u32::from_be_bytes(MAGIC);
-        loop {
-            let available = adapter.available();
-            if available < PREFIX_LEN {
-                if at_eos && available > 0 {
-                    let error = format!("the stream ends with {available} bytes of no packet");
-                    if let Some(state) = self.state.lock().unwrap().as_mut() {
-                        self.warn_dropped(state, &error);
-                    }
-                    adapter.flush(available);
+        let element = self.obj();
+        let found = next_packet(
+            adapter,
+            at_eos,
+            element.upcast_ref(),
+            *CAT,
+            video::check_packet_start,
+            |error| {
+                if let Some(state) = self.state.lock().unwrap().as_mut() {
+                    self.warn_dropped(state, error);
                 }
-                return Ok(gst_video::VIDEO_DECODER_FLOW_NEED_DATA);
+            },
+        )?;
+        match found {
+            Some(length) => {
+                element.add_to_frame(length as i32);
+                element.have_frame()
             }
-            let start = adapter
-                .masked_scan_uint32(u32::MAX, magic, 0, available)
-                .map_err(|_| gst::FlowError::Error)?;
-            match start {
-                Some(0) => {}
-                Some(skip) => {
-                    gst::warning!(CAT, imp = self, "skipping {skip} bytes before a packet");
-                    adapter.flush(skip);
-                    continue;
-                }
-                None => {
-                    // The last bytes may be the start of a magic split across buffers.
-                    let skip = available - (MAGIC.len() - 1);
-                    gst::warning!(CAT, imp = self, "skipping {skip} bytes that hold no packet");
-                    adapter.flush(skip);
-                    return Ok(gst_video::VIDEO_DECODER_FLOW_NEED_DATA);
-                }
-            }
-
-            // The prefix and the kind header (at most 64 KiB) are checked as soon as they are
-            // here, so that a damaged length field is caught before waiting for its bytes.
-            let mut prefix = [0u8; PREFIX_LEN];
-            adapter
-                .copy(0, &mut prefix)
-                .map_err(|_| gst::FlowError::Error)?;
-            let start_len = match packet_len(&prefix) {
-                Ok(_) => PREFIX_LEN + u16::from_le_bytes([prefix[6], prefix[7]]) as usize,
-                Err(_) => PREFIX_LEN,
-            };
-            if available < start_len && !at_eos {
-                return Ok(gst_video::VIDEO_DECODER_FLOW_NEED_DATA);
-            }
-            if available < start_len {
-                self.skip_damaged(adapter, &"the stream ends inside a packet header");
-                continue;
-            }
-            let start = adapter
-                .copy_bytes(0, start_len)
-                .map_err(|_| gst::FlowError::Error)?;
-            match video::check_packet_start(&start) {
-                Ok(length) if length <= available => {
-                    // Check the whole packet before taking it, so that a damaged length field
-                    // cannot swallow the packets after it.
-                    let candidate = adapter
-                        .buffer_fast(length)
-                        .map_err(|_| gst::FlowError::Error)?;
-                    let bytes = candidate
-                        .map_readable()
-                        .map_err(|_| gst::FlowError::Error)?;
-                    match Packet::parse(&bytes) {
-                        Ok(_) => {
-                            self.obj().add_to_frame(length as i32);
-                            return self.obj().have_frame();
-                        }
-                        Err(error) => self.skip_damaged(adapter, &error),
-                    }
-                }
-                Ok(length) if at_eos => {
-                    // The stream ends inside this packet: its length field is wrong or the
-                    // stream was cut. Look for further packets after its magic.
-                    let error = format!(
-                        "the stream ends {available} bytes into a packet of {length} bytes"
-                    );
-                    self.skip_damaged(adapter, &error);
-                }
-                Ok(_) => return Ok(gst_video::VIDEO_DECODER_FLOW_NEED_DATA),
-                Err(error) => self.skip_damaged(adapter, &error),
-            }
+            None => Ok(gst_video::VIDEO_DECODER_FLOW_NEED_DATA),
         }
     }
 

@@ -8,8 +8,9 @@ use gst_video::prelude::*;
 use gst_video::subclass::prelude::*;
 
 use percept::contract::{ColourOrder, Role};
-use percept::neural::{NeuralError, NeuralImageCodec, RgbPictureMut};
+use percept::neural::{self, NeuralError, NeuralImageCodec, RgbPictureMut};
 use percept::onnx::ExecutionProvider;
+use percept_gst::bytestream::next_packet;
 
 use crate::settings::{ModelSettings, DEFAULT_IMAGE_MODEL, ENCODED_MEDIA_TYPE, IMAGE_MODEL_BLURB};
 
@@ -81,7 +82,9 @@ impl ObjectImpl for NeuralDec {
 
     fn constructed(&self) {
         self.parent_constructed();
-        self.obj().set_packetized(true);
+        // Without caps saying otherwise (a file read without typefinding), the input is a
+        // byte stream.
+        self.obj().set_packetized(false);
     }
 }
 
@@ -107,9 +110,8 @@ impl ElementImpl for NeuralDec {
                 "sink",
                 gst::PadDirection::Sink,
                 gst::PadPresence::Always,
-                &gst::Caps::builder(ENCODED_MEDIA_TYPE)
-                    .field("parsed", true)
-                    .build(),
+                // Packets or a byte stream of them (set_format tells which).
+                &gst::Caps::new_empty_simple(ENCODED_MEDIA_TYPE),
             )
             .unwrap();
             let src_caps = gst_video::VideoCapsBuilder::new()
@@ -275,6 +277,13 @@ impl VideoDecoderImpl for NeuralDec {
         let caps = input_state
             .caps()
             .ok_or_else(|| gst::loggable_error!(CAT, "input state without caps"))?;
+        // Encoders and depayloaders deliver one packet per buffer; anything else (a file) is a
+        // byte stream to split.
+        let packetized = caps
+            .structure(0)
+            .and_then(|s| s.get::<bool>("parsed").ok())
+            .unwrap_or(false);
+        self.obj().set_packetized(packetized);
         let format = caps
             .structure(0)
             .and_then(|s| s.get::<&str>("format").ok())
@@ -289,6 +298,41 @@ impl VideoDecoderImpl for NeuralDec {
         state.output = None;
         state.format = format;
         Ok(())
+    }
+
+    fn parse(
+        &self,
+        _frame: &gst_video::VideoCodecFrame,
+        adapter: &gst_base::Adapter,
+        at_eos: bool,
+    ) -> Result<gst::FlowSuccess, gst::FlowError> {
+        let element = self.obj();
+        let found = next_packet(
+            adapter,
+            at_eos,
+            element.upcast_ref(),
+            *CAT,
+            neural::check_packet_start,
+            |error| {
+                if let Some(state) = self.state.lock().unwrap().as_mut() {
+                    state.dropped += 1;
+                    let dropped = state.dropped;
+                    gst::element_imp_warning!(
+                        self,
+                        gst::StreamError::Decode,
+                        ("Dropped a packet: {error}"),
+                        ["{dropped} damaged so far"]
+                    );
+                }
+            },
+        )?;
+        match found {
+            Some(length) => {
+                element.add_to_frame(length as i32);
+                element.have_frame()
+            }
+            None => Ok(gst_video::VIDEO_DECODER_FLOW_NEED_DATA),
+        }
     }
 
     fn handle_frame(

@@ -9,6 +9,10 @@
  * replaced by the previous picture (dropped, before the first one) with a warning that names
  * the problem.
  *
+ * Packets may also come as a byte stream, from a file: the decoder splits it, checking each
+ * packet before taking it and skipping bytes that are not packets; a type finder lets
+ * `decodebin` play such files.
+ *
  * ## Example pipeline
  * ```bash
  * gst-launch-1.0 videotestsrc num-buffers=10 ! videoconvert ! neuralenc ! neuraldec \
