@@ -16,7 +16,7 @@ use crate::onnx::{Model, OnnxError, SessionOptions};
 /// contract cannot ask for absurd buffers.
 pub const MAX_AUDIO_RATE: u32 = 768_000;
 pub const MAX_AUDIO_CHANNELS: u32 = 64;
-pub const MAX_AUDIO_FRAME: u32 = 65_536;
+pub const MAX_AUDIO_FRAME: u32 = 65_535;
 pub const MAX_CONTEXT_FRAMES: u32 = 256;
 
 /// Why a contract or its models cannot be used.

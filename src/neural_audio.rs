@@ -39,6 +39,10 @@ pub const MAX_PACKET_FRAMES: usize = 256;
 /// Most frames a decoder conceals between two packets; a larger jump is a new stream.
 pub const MAX_CONCEALED_FRAMES: u32 = 250;
 
+/// How far back a packet may start and still count as late (reordered or duplicated on the
+/// way) rather than as the start of a new stream.
+pub const MAX_LATE_FRAMES: u32 = 250;
+
 /// What one packet covers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct AudioSpan {
@@ -326,6 +330,9 @@ pub enum Pushed {
     InOrder,
     /// Frames were missing before it and are concealed.
     AfterGap { concealed_frames: u32 },
+    /// The packet starts before frames already received (reordered or duplicated on the
+    /// way): it is too late to use and nothing was taken.
+    Late,
     /// The packet does not continue the stream (a restart or a jump too large to conceal):
     /// nothing was taken. Drain what is pending, [`NeuralAudioDecoder::reset`], and push the
     /// packet again.
@@ -471,6 +478,9 @@ impl NeuralAudioDecoder {
             None => header.first_frame as u64,
             Some(end) => {
                 let ahead = header.first_frame.wrapping_sub(end as u32);
+                if ahead > u32::MAX - MAX_LATE_FRAMES {
+                    return Ok(Pushed::Late);
+                }
                 if ahead > MAX_CONCEALED_FRAMES {
                     return Ok(Pushed::Discontinuity);
                 }
@@ -478,6 +488,16 @@ impl NeuralAudioDecoder {
             }
         };
 
+        // Steps far outside the trained range make no sense to the model (and absurd ones
+        // overflow it); the encoders stay inside it.
+        let [smallest, largest] = self.codec.contract.latents.step_range;
+        if !(smallest * 0.5..=largest * 2.0).contains(&header.step) {
+            return Err(PacketError::BadHeader(format!(
+                "quantizer step {} is far outside the model's {smallest} to {largest}",
+                header.step
+            ))
+            .into());
+        }
         let channels = self.shape.latent_channels;
         self.quantized.clear();
         self.quantized.resize(channels * header.frames, 0);
@@ -584,7 +604,12 @@ impl NeuralAudioDecoder {
         for (channel, plane) in values.chunks_exact(length).enumerate() {
             for (t, &value) in plane[skip..skip + span.samples].iter().enumerate() {
                 let sample = (value - low) / (high - low) * 2.0 - 1.0;
-                out[t * audio_channels + channel] = sample.clamp(-1.0, 1.0);
+                // A model may give out non-finite values; they leave as silence.
+                out[t * audio_channels + channel] = if sample.is_finite() {
+                    sample.clamp(-1.0, 1.0)
+                } else {
+                    0.0
+                };
             }
         }
         drop(outputs);

@@ -10,9 +10,9 @@ use gst_audio::prelude::*;
 use gst_audio::subclass::prelude::*;
 
 use percept::contract::Role;
-use percept::neural_audio::{NeuralAudioDecoder, Pushed};
+use percept::neural_audio::{NeuralAudioDecoder, Pushed, MAX_CONCEALED_FRAMES};
 use percept::onnx::ExecutionProvider;
-use percept::packet::MAGIC;
+use percept::packet::{Packet, MAGIC};
 
 use crate::settings::{
     audio_caps, ModelSettings, DEFAULT_SPEECH_MODEL, ENCODED_AUDIO_TYPE, SPEECH_MODEL_BLURB,
@@ -34,8 +34,8 @@ const EXAMPLE: &str = "gst-launch-1.0 audiotestsrc num-buffers=50 ! audioconvert
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Input {
     Packet,
-    /// Damaged or unusable: finished without audio; the gap it leaves is concealed before the
-    /// next good packet.
+    /// Damaged, late, or no packet at all: finished without audio once the buffers before it
+    /// are; the gap a lost packet leaves is concealed when the next good one arrives.
     Dropped,
 }
 
@@ -43,9 +43,8 @@ struct State {
     decoder: NeuralAudioDecoder,
     info: Option<gst_audio::AudioInfo>,
     inputs: VecDeque<Input>,
-    /// Restored audio not yet handed on: concealment waits for the packet after it.
+    /// Restored audio on its way out.
     audio: Vec<f32>,
-    span_audio: Vec<f32>,
     latency_frames: Option<usize>,
     dropped: u64,
 }
@@ -139,15 +138,32 @@ impl ElementImpl for NeuralAudioDec {
 
 impl NeuralAudioDec {
     /// Restores what is ready (everything, with `drain`) and finishes the input buffers it
-    /// covers, in order. Returns with the state lock released.
+    /// covers, in order: a packet's buffer with its audio, a buffer that carried no usable
+    /// packet with nothing as soon as those before it are done. Concealment of a gap leaves as
+    /// a buffer of its own (a subframe of the packet after the gap), timed after the audio
+    /// before it. Returns with the state lock released.
     fn push_ready<'a>(
         &'a self,
         mut state_guard: std::sync::MutexGuard<'a, Option<State>>,
         drain: bool,
     ) -> Result<gst::FlowSuccess, gst::FlowError> {
+        let element = self.obj();
         loop {
             let state = state_guard.as_mut().ok_or(gst::FlowError::NotNegotiated)?;
-            let span = match state.decoder.decode_next(drain, &mut state.span_audio) {
+            let mut dropped = 0;
+            while state.inputs.front() == Some(&Input::Dropped) {
+                state.inputs.pop_front();
+                dropped += 1;
+            }
+            if dropped > 0 {
+                drop(state_guard);
+                for _ in 0..dropped {
+                    element.finish_frame(None, 1)?;
+                }
+                state_guard = self.state.lock().unwrap();
+                continue;
+            }
+            let span = match state.decoder.decode_next(drain, &mut state.audio) {
                 Ok(Some(span)) => span,
                 Ok(None) => break,
                 Err(error) => {
@@ -155,18 +171,7 @@ impl NeuralAudioDec {
                     return Err(gst::FlowError::Error);
                 }
             };
-            state.audio.extend_from_slice(&state.span_audio);
-            if span.concealed {
-                continue;
-            }
-            // Buffers dropped before this packet leave no audio of their own; the packet's
-            // buffer carries the concealment of the gap they left.
-            let mut dropped = 0;
-            while state.inputs.front() == Some(&Input::Dropped) {
-                state.inputs.pop_front();
-                dropped += 1;
-            }
-            if state.inputs.pop_front() != Some(Input::Packet) {
+            if !span.concealed && state.inputs.pop_front() != Some(Input::Packet) {
                 gst::element_imp_error!(
                     self,
                     gst::StreamError::Decode,
@@ -176,42 +181,30 @@ impl NeuralAudioDec {
             }
             let info = state.info.clone().ok_or(gst::FlowError::NotNegotiated)?;
             let buffer = samples_to_buffer(&state.audio, &info)?;
-            state.audio.clear();
             drop(state_guard);
-            let element = self.obj();
-            for _ in 0..dropped {
-                element.finish_frame(None, 1)?;
+            if span.concealed {
+                // Goes out ahead of the packet that revealed the gap, timed after the audio
+                // before it.
+                element.finish_subframe(Some(buffer))?;
+            } else {
+                element.finish_frame(Some(buffer), 1)?;
             }
-            element.finish_frame(Some(buffer), 1)?;
             state_guard = self.state.lock().unwrap();
-        }
-        if drain {
-            let state = state_guard.as_mut().ok_or(gst::FlowError::NotNegotiated)?;
-            let remaining = state.inputs.len();
-            state.inputs.clear();
-            drop(state_guard);
-            for _ in 0..remaining {
-                self.obj().finish_frame(None, 1)?;
-            }
         }
         Ok(gst::FlowSuccess::Ok)
     }
 
-    /// Reports the latency of waiting for the frames after a packet, once the packet size is
-    /// known.
-    fn update_latency(&self, state: &mut State, packet_frames: usize) {
+    /// The latency of waiting for the frames after a packet, when a packet larger than any
+    /// before raises it.
+    fn raised_latency(&self, state: &mut State, packet_frames: usize) -> Option<gst::ClockTime> {
         let context = state.decoder.context_frames();
         let frames = context.div_ceil(packet_frames.max(1)) * packet_frames;
-        if state.latency_frames == Some(frames) {
-            return;
+        if state.latency_frames.is_some_and(|known| known >= frames) {
+            return None;
         }
         state.latency_frames = Some(frames);
         let samples = (frames * state.decoder.frame_samples()) as u64;
-        let latency = gst::ClockTime::SECOND
-            .mul_div_ceil(samples, state.decoder.rate() as u64)
-            .expect("a latency of a few frames");
-        gst::debug!(CAT, imp = self, "latency {latency}");
-        self.obj().set_latency(latency, Some(latency));
+        gst::ClockTime::SECOND.mul_div_ceil(samples, state.decoder.rate() as u64)
     }
 }
 
@@ -255,12 +248,20 @@ impl AudioDecoderImpl for NeuralAudioDec {
             NeuralAudioDecoder::new,
         )?;
         *self.active_provider.lock().unwrap() = Some(provider);
+        // The output is timed by its samples from the first packet on; input timestamps
+        // that disagree by less than the longest concealment (packets lost on the way, whose
+        // audio is made up here) must not move it.
+        let concealable = (MAX_CONCEALED_FRAMES as u64 + 1) * decoder.frame_samples() as u64;
+        if let Some(tolerance) =
+            gst::ClockTime::SECOND.mul_div_ceil(concealable, decoder.rate() as u64)
+        {
+            element.set_tolerance(tolerance);
+        }
         *self.state.lock().unwrap() = Some(State {
             decoder,
             info: None,
             inputs: VecDeque::new(),
             audio: Vec::new(),
-            span_audio: Vec::new(),
             latency_frames: None,
             dropped: 0,
         });
@@ -337,40 +338,52 @@ impl AudioDecoderImpl for NeuralAudioDec {
         self.parent_sink_event(event)
     }
 
-    /// Finds the next packet in what has arrived, so that streams read from files (where
-    /// buffers do not follow packets) decode as well as packets from an encoder or a depayloader.
-    /// Bytes before a packet that starts well are skipped.
+    /// Splits what has arrived into packets, so that streams read from files (where buffers do
+    /// not follow packets) decode as well as packets from an encoder or a depayloader. A packet
+    /// is checked whole before it is taken, so that a damaged length field cannot swallow the
+    /// packets after it; bytes that are no packet go out as frames of their own, which
+    /// handle_frame drops.
     fn parse(&self, adapter: &gst_base::Adapter) -> Result<(u32, u32), gst::FlowError> {
-        let state_guard = self.state.lock().unwrap();
-        let state = state_guard.as_ref().ok_or(gst::FlowError::NotNegotiated)?;
+        let mut state_guard = self.state.lock().unwrap();
+        let state = state_guard.as_mut().ok_or(gst::FlowError::NotNegotiated)?;
         let available = adapter.available();
         let buffer = adapter
             .buffer_fast(available)
             .map_err(|_| gst::FlowError::Error)?;
         let bytes = buffer.map_readable().map_err(|_| gst::FlowError::Error)?;
-        let mut at = 0;
-        while let Some(found) = bytes[at..].windows(MAGIC.len()).position(|w| w == MAGIC) {
-            let start = at + found;
-            if available - start < NeuralAudioDecoder::START_LEN {
-                break;
-            }
-            match state.decoder.check_packet_start(&bytes[start..]) {
-                Ok(length) if start + length <= available => {
-                    if start > 0 {
-                        gst::warning!(CAT, imp = self, "skipping {start} bytes before a packet");
-                    }
-                    return Ok((start as u32, length as u32));
-                }
-                // The rest of the packet is still to come.
-                Ok(_) => break,
-                Err(error) => {
-                    gst::debug!(CAT, imp = self, "no packet at byte {start}: {error}");
-                    at = start + 1;
-                }
-            }
+        let Some(start) = bytes.windows(MAGIC.len()).position(|w| w == MAGIC) else {
+            // All but a magic split across buffers is junk.
+            let junk = available.saturating_sub(MAGIC.len() - 1);
+            return if junk > 0 {
+                Ok((0, junk as u32))
+            } else {
+                // Base classes take this as "more data needed".
+                Err(gst::FlowError::Eos)
+            };
+        };
+        if start > 0 {
+            return Ok((0, start as u32));
         }
-        // Base classes take this as "more data needed".
-        Err(gst::FlowError::Eos)
+        if available < NeuralAudioDecoder::START_LEN {
+            return Err(gst::FlowError::Eos);
+        }
+        let damage = match state.decoder.check_packet_start(&bytes) {
+            Ok(length) if length > available => return Err(gst::FlowError::Eos),
+            Ok(length) => match Packet::parse(&bytes[..length]) {
+                Ok(_) => return Ok((0, length as u32)),
+                Err(error) => error.to_string(),
+            },
+            Err(error) => error.to_string(),
+        };
+        // A damaged packet: its first byte goes out as junk, and the search goes on inside it.
+        state.dropped += 1;
+        gst::element_imp_warning!(
+            self,
+            gst::StreamError::Decode,
+            ("Dropped a packet: {damage}"),
+            ["{} dropped so far", state.dropped]
+        );
+        Ok((0, 1))
     }
 
     fn handle_frame(
@@ -379,31 +392,52 @@ impl AudioDecoderImpl for NeuralAudioDec {
     ) -> Result<gst::FlowSuccess, gst::FlowError> {
         let mut state_guard = self.state.lock().unwrap();
         let Some(buffer) = buffer else {
-            return self.push_ready(state_guard, true);
+            let flow = self.push_ready(state_guard, true)?;
+            // What is left at the end of a stream can no longer be restored.
+            if let Some(state) = self.state.lock().unwrap().as_mut() {
+                state.decoder.reset();
+            }
+            return Ok(flow);
         };
-        let state = state_guard.as_mut().ok_or(gst::FlowError::NotNegotiated)?;
         let map = buffer.map_readable().map_err(|_| gst::FlowError::Error)?;
+        if !map.starts_with(&MAGIC) {
+            gst::debug!(
+                CAT,
+                imp = self,
+                "dropping {} bytes that hold no packet",
+                map.len()
+            );
+            let state = state_guard.as_mut().ok_or(gst::FlowError::NotNegotiated)?;
+            state.inputs.push_back(Input::Dropped);
+            drop(map);
+            return self.push_ready(state_guard, false);
+        }
+        let state = state_guard.as_mut().ok_or(gst::FlowError::NotNegotiated)?;
         let mut pushed = state.decoder.push(&map);
         if pushed.as_ref().is_ok_and(|p| *p == Pushed::Discontinuity) {
             // A new stream: hand on the old one's end first.
             gst::debug!(CAT, imp = self, "discontinuity: draining");
-            drop(map);
             self.push_ready(state_guard, true)?;
             state_guard = self.state.lock().unwrap();
             let state = state_guard.as_mut().ok_or(gst::FlowError::NotNegotiated)?;
             state.decoder.reset();
-            let map = buffer.map_readable().map_err(|_| gst::FlowError::Error)?;
             pushed = state.decoder.push(&map);
         }
+        drop(map);
         let state = state_guard.as_mut().ok_or(gst::FlowError::NotNegotiated)?;
+        let mut latency = None;
         match pushed {
+            Ok(Pushed::Late) => {
+                gst::debug!(CAT, imp = self, "dropping a packet that came too late");
+                state.inputs.push_back(Input::Dropped);
+            }
             Ok(pushed) => {
                 if let Pushed::AfterGap { concealed_frames } = pushed {
                     gst::info!(CAT, imp = self, "concealing {concealed_frames} lost frames");
                 }
                 state.inputs.push_back(Input::Packet);
                 if let Some(frames) = state.decoder.last_packet_frames() {
-                    self.update_latency(state, frames);
+                    latency = self.raised_latency(state, frames);
                 }
             }
             Err(error) => {
@@ -417,7 +451,12 @@ impl AudioDecoderImpl for NeuralAudioDec {
                 );
             }
         }
-        self.push_ready(state_guard, false)
+        let flow = self.push_ready(state_guard, false);
+        if let Some(latency) = latency {
+            gst::debug!(CAT, imp = self, "latency {latency}");
+            self.obj().set_latency(latency, Some(latency));
+        }
+        flow
     }
 
     fn flush(&self, _hard: bool) {

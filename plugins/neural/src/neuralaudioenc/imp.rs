@@ -219,10 +219,12 @@ impl AudioEncoderImpl for NeuralAudioEnc {
             NeuralAudioEncoder::new,
         )?;
         *self.active_provider.lock().unwrap() = Some(provider);
+        let frames_per_packet =
+            (settings.frames_per_packet as usize).min(encoder.max_packet_frames());
         *self.state.lock().unwrap() = Some(State {
             encoder,
             format: None,
-            frames_per_packet: settings.frames_per_packet as usize,
+            frames_per_packet,
             packet: Vec::new(),
         });
         Ok(())
@@ -304,6 +306,10 @@ impl AudioEncoderImpl for NeuralAudioEnc {
     ) -> Result<gst::FlowSuccess, gst::FlowError> {
         let Some(buffer) = buffer else {
             while self.push_packet(true)? {}
+            // Drained (at EOS, a new segment or a gap): what comes next is a new stream.
+            if let Some(state) = self.state.lock().unwrap().as_mut() {
+                state.encoder.reset();
+            }
             return Ok(gst::FlowSuccess::Ok);
         };
         {

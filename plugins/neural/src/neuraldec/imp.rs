@@ -166,15 +166,25 @@ impl NeuralDec {
             }
             state.output = Some(wanted);
         }
-        if frame.output_buffer().is_none() {
-            self.obj().allocate_output_frame(frame, None)?;
-        }
         let info = self
             .obj()
             .output_state()
             .ok_or(gst::FlowError::NotNegotiated)?
             .info()
             .clone();
+        // A frame being concealed may hold a buffer allocated for a damaged packet's size.
+        match frame.output_buffer() {
+            None => self.obj().allocate_output_frame(frame, None)?,
+            Some(buffer) if buffer.size() != info.size() => {
+                let buffer = self
+                    .obj()
+                    .allocate_output_buffer()
+                    .map_err(|_| gst::FlowError::Error)?;
+                frame.set_output_buffer(buffer);
+                gst::FlowSuccess::Ok
+            }
+            Some(_) => gst::FlowSuccess::Ok,
+        };
         let order = if state.format == gst_video::VideoFormat::Bgr {
             ColourOrder::Bgr
         } else {
@@ -264,6 +274,14 @@ impl VideoDecoderImpl for NeuralDec {
         Ok(())
     }
 
+    fn flush(&self) -> bool {
+        // After a seek the previous picture is no stand-in for anything.
+        if let Some(state) = self.state.lock().unwrap().as_mut() {
+            state.last_good.clear();
+        }
+        true
+    }
+
     fn stop(&self) -> Result<(), gst::ErrorMessage> {
         *self.state.lock().unwrap() = None;
         *self.active_provider.lock().unwrap() = None;
@@ -296,6 +314,7 @@ impl VideoDecoderImpl for NeuralDec {
             .ok_or_else(|| gst::loggable_error!(CAT, "not started"))?;
         state.input_state = Some(input_state.clone());
         state.output = None;
+        state.last_good.clear();
         state.format = format;
         Ok(())
     }

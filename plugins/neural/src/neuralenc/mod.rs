@@ -7,7 +7,9 @@
  * turns each frame into latents, which are quantized with a step set by `quality` (within the
  * range the model was trained for) and range coded under the model's own probability model.
  * Every frame is coded on its own; every output buffer is one self-describing packet with a
- * checksum and the fingerprint of the model that made it.
+ * checksum and the fingerprint of the model that made it. With `batch-size` above 1, that many
+ * frames go through the model in one run (which parallel hardware prefers); the packets are
+ * the same, and the latency reported grows by the frames a batch waits for.
  *
  * The model is named by a contract file (`model`), by default the image codec shipped in
  * `models/image_codec/`. The runtime and the model are loaded when the element starts; a
