@@ -1,6 +1,8 @@
 //! Codes the sample photos and the sample clip with dctenc and with jpegenc at the same
-//! quality, and the photos with the shipped learned codec (neuralenc), decodes them, writes out
-//! the coded streams and the decoded pictures, and prints what each codec achieved.
+//! quality, the photos with the shipped learned image codec (neuralenc), and the sample speech
+//! with the shipped learned speech codec (neuralaudioenc) and with opusenc at the same rate;
+//! decodes them, writes out the coded streams and the decoded pictures and speech, and prints
+//! what each codec achieved.
 //!
 //! ```text
 //! cargo run --release -p percept-examples --bin roundtrip -- [--quality N] [--out DIR]
@@ -10,6 +12,9 @@
 
 use std::path::{Path, PathBuf};
 
+use percept_testing::audio::{
+    load_speech, log_spectral_distance, samples_f32, speech_buffers, SPEECH_CAPS, TEST_SPEECH,
+};
 use percept_testing::quality::{frame_psnr, mean_psnr};
 use percept_testing::{init, load_frames, media, process, total_bytes, TEST_CLIP, TEST_PHOTOS};
 
@@ -184,6 +189,47 @@ fn learned_codec(options: &Options) -> Result<(), String> {
         "\nThe learned codec at quality {}: PSNR over R, G and B. It is a small model trained \
          briefly on a CPU\n(models/image_codec/README.md): a baseline, well below JPEG at equal rate.",
         options.quality
+    );
+    learned_speech(options)
+}
+
+/// The sample speech through the shipped speech codec at its default quality, and through
+/// opusenc at about the same rate; the decoded speech is written out as WAV files.
+fn learned_speech(options: &Options) -> Result<(), String> {
+    println!(
+        "\n{:<24} {:>8} {:>10} {:>8}   {:>10} {:>8}",
+        "input (16 kHz)", "seconds", "neural kb/s", "LSD dB", "opus kb/s", "LSD dB"
+    );
+    for path in TEST_SPEECH {
+        let audio = load_speech(&media(path));
+        let input = speech_buffers(&audio, 4096);
+        let stem = Path::new(path).file_stem().unwrap().to_string_lossy();
+        let seconds = audio.len() as f64 / 16000.0;
+        let mut row = format!("{:<24} {seconds:>8.1}", format!("{stem}.wav"));
+        for (name, encoder, decoder) in [
+            ("neural", "neuralaudioenc", "neuralaudiodec"),
+            (
+                "opus",
+                "audioconvert ! opusenc bitrate=6000 bandwidth=auto audio-type=voice",
+                "opusdec ! audioconvert ! audioresample",
+            ),
+        ] {
+            let coded = process(&input, encoder)?;
+            let decoded = process(&coded, &format!("{decoder} ! {SPEECH_CAPS}"))?;
+            let mut samples = samples_f32(&decoded);
+            samples.resize(audio.len(), 0.0);
+            let rate = total_bytes(&coded) as f64 * 8.0 / seconds / 1000.0;
+            let distance = log_spectral_distance(&audio, &samples);
+            row.push_str(&format!(" {rate:>10.2} {distance:>8.2}  "));
+            let wav = process(&decoded, "audioconvert ! wavenc")?;
+            write_samples(&options.out.join(format!("{stem}-{name}.wav")), &wav)?;
+        }
+        println!("{row}");
+    }
+    println!(
+        "\nLSD: log-spectral distance to the original (lower is closer). The speech codec is a \
+         small model\ntrained briefly on a CPU (models/speech_codec/README.md); \
+         benches/SPEECH_REPORT.md has PESQ figures."
     );
     Ok(())
 }

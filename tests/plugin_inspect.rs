@@ -58,3 +58,21 @@ fn dctdec_is_documented() {
         assert!(text.contains(expected), "no {expected:?} in:\n{text}");
     }
 }
+
+#[test]
+fn the_audio_elements_are_documented() {
+    let encoder = inspect("neuralaudioenc");
+    for expected in [
+        "Codec/Encoder/Audio",
+        "audio/x-neural",
+        "format: { (string)F32LE, (string)S16LE }",
+        "frames-per-packet",
+        "empty for the shipped speech codec",
+    ] {
+        assert!(encoder.contains(expected), "no {expected:?} in:\n{encoder}");
+    }
+    let decoder = inspect("neuralaudiodec");
+    for expected in ["Codec/Decoder/Audio", "audio/x-neural", "audio/x-raw"] {
+        assert!(decoder.contains(expected), "no {expected:?} in:\n{decoder}");
+    }
+}

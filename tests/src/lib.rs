@@ -6,7 +6,9 @@ use gst::prelude::*;
 use std::path::{Path, PathBuf};
 use std::sync::Once;
 
+pub mod audio;
 pub mod classifier;
+pub mod network;
 pub mod quality;
 
 /// Initialises GStreamer and registers the project's elements, once per process.
