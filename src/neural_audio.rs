@@ -353,6 +353,8 @@ pub struct NeuralAudioDecoder {
     spans: VecDeque<AudioSpan>,
     /// The frame after the last one received, once a packet has arrived.
     received_end: Option<u64>,
+    /// Frames missing before the next packet are passed over rather than concealed.
+    skip_next_gap: bool,
     quantized: Vec<i32>,
     input: Vec<f32>,
 }
@@ -370,6 +372,7 @@ impl NeuralAudioDecoder {
             base_frame: 0,
             spans: VecDeque::new(),
             received_end: None,
+            skip_next_gap: false,
             quantized: Vec::new(),
             input: Vec::new(),
         })
@@ -399,6 +402,44 @@ impl NeuralAudioDecoder {
         self.base_frame = 0;
         self.spans.clear();
         self.received_end = None;
+        self.skip_next_gap = false;
+    }
+
+    /// Frames missing before the next packet are to be passed over, not concealed: for when
+    /// the caller's timing resumes at that packet by itself (after a discontinuity upstream
+    /// has reported). The frames still count as silence for the model's context.
+    pub fn skip_next_gap(&mut self) {
+        self.skip_next_gap = true;
+    }
+
+    /// Conceals `frames` frames lost after those received so far, as when a transport reports
+    /// a loss before the next packet arrives. They come out as a concealed span, in order.
+    /// False, and nothing done, before the stream has started.
+    pub fn conceal_lost(&mut self, frames: usize) -> bool {
+        let Some(end) = self.received_end else {
+            return false;
+        };
+        let frames = frames.min(MAX_CONCEALED_FRAMES as usize);
+        if frames == 0 {
+            return false;
+        }
+        self.latents.resize(
+            self.latents.len() + frames * self.shape.latent_channels,
+            0.0,
+        );
+        self.spans.push_back(AudioSpan {
+            first_frame: end,
+            frames,
+            samples: frames * self.shape.hop,
+            concealed: true,
+        });
+        self.received_end = Some(end + frames as u64);
+        true
+    }
+
+    /// Whether a packet of the current stream has arrived.
+    pub fn started(&self) -> bool {
+        self.received_end.is_some()
     }
 
     /// Frames in the packet pushed last, if any.
@@ -478,6 +519,11 @@ impl NeuralAudioDecoder {
             None => header.first_frame as u64,
             Some(end) => {
                 let ahead = header.first_frame.wrapping_sub(end as u32);
+                // Streams start at frame 0: a packet there that does not continue this one
+                // starts another (stored streams joined end to end, an encoder restarted).
+                if ahead != 0 && header.first_frame == 0 {
+                    return Ok(Pushed::Discontinuity);
+                }
                 if ahead > u32::MAX - MAX_LATE_FRAMES {
                     return Ok(Pushed::Late);
                 }
@@ -519,16 +565,19 @@ impl NeuralAudioDecoder {
             let missing = (first_frame - end) as usize;
             self.latents
                 .resize(self.latents.len() + missing * channels, 0.0);
-            self.spans.push_back(AudioSpan {
-                first_frame: end,
-                frames: missing,
-                samples: missing * hop,
-                concealed: true,
-            });
-            pushed = Pushed::AfterGap {
-                concealed_frames: missing as u32,
-            };
+            if !self.skip_next_gap {
+                self.spans.push_back(AudioSpan {
+                    first_frame: end,
+                    frames: missing,
+                    samples: missing * hop,
+                    concealed: true,
+                });
+                pushed = Pushed::AfterGap {
+                    concealed_frames: missing as u32,
+                };
+            }
         }
+        self.skip_next_gap = false;
         // Frame-major: each frame's channels together.
         let at = self.latents.len();
         self.latents.resize(at + header.frames * channels, 0.0);

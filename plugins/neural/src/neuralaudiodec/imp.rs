@@ -34,6 +34,9 @@ const EXAMPLE: &str = "gst-launch-1.0 audiotestsrc num-buffers=50 ! audioconvert
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Input {
     Packet,
+    /// An empty buffer standing for audio lost on the way (GStreamer's packet loss
+    /// concealment, on a gap event): finished with concealment of its duration.
+    Lost,
     /// Damaged, late, or no packet at all: finished without audio once the buffers before it
     /// are; the gap a lost packet leaves is concealed when the next good one arrives.
     Dropped,
@@ -42,6 +45,9 @@ enum Input {
 struct State {
     decoder: NeuralAudioDecoder,
     info: Option<gst_audio::AudioInfo>,
+    /// Each input buffer is one packet (from an encoder or a depayloader), rather than a
+    /// piece of a byte stream.
+    packetized: bool,
     inputs: VecDeque<Input>,
     /// Restored audio on its way out.
     audio: Vec<f32>,
@@ -94,7 +100,11 @@ impl ObjectImpl for NeuralAudioDec {
 
     fn constructed(&self) {
         self.parent_constructed();
-        self.obj().set_drainable(true);
+        let element = self.obj();
+        element.set_drainable(true);
+        // Lost audio that upstream reports (rtpjitterbuffer do-lost=true) is concealed; the
+        // base class forgets that the decoder can when it starts, so set_format says so again.
+        element.set_plc(true);
     }
 }
 
@@ -163,6 +173,12 @@ impl NeuralAudioDec {
                 state_guard = self.state.lock().unwrap();
                 continue;
             }
+            if state.info.is_none() {
+                drop(state_guard);
+                self.negotiate_output()?;
+                state_guard = self.state.lock().unwrap();
+                continue;
+            }
             let span = match state.decoder.decode_next(drain, &mut state.audio) {
                 Ok(Some(span)) => span,
                 Ok(None) => break,
@@ -179,12 +195,17 @@ impl NeuralAudioDec {
                 );
                 return Err(gst::FlowError::Error);
             }
+            // Concealment reported lost by GStreamer finishes its empty buffer; concealment of
+            // a gap found in the frame indices goes out ahead of the packet that revealed it,
+            // timed after the audio before it.
+            let subframe = span.concealed && state.inputs.front() != Some(&Input::Lost);
+            if span.concealed && !subframe {
+                state.inputs.pop_front();
+            }
             let info = state.info.clone().ok_or(gst::FlowError::NotNegotiated)?;
             let buffer = samples_to_buffer(&state.audio, &info)?;
             drop(state_guard);
-            if span.concealed {
-                // Goes out ahead of the packet that revealed the gap, timed after the audio
-                // before it.
+            if subframe {
                 element.finish_subframe(Some(buffer))?;
             } else {
                 element.finish_frame(Some(buffer), 1)?;
@@ -192,6 +213,37 @@ impl NeuralAudioDec {
             state_guard = self.state.lock().unwrap();
         }
         Ok(gst::FlowSuccess::Ok)
+    }
+
+    /// Sets the output to the model's rate and channels in the sample format downstream
+    /// prefers. Called on new caps, or before the first output when none came (a file linked
+    /// straight to the decoder).
+    fn negotiate_output(&self) -> Result<gst_audio::AudioInfo, gst::FlowError> {
+        let (rate, channels) = {
+            let state_guard = self.state.lock().unwrap();
+            let state = state_guard.as_ref().ok_or(gst::FlowError::Flushing)?;
+            (state.decoder.rate(), state.decoder.channels())
+        };
+        let element = self.obj();
+        let allowed = element
+            .src_pad()
+            .allowed_caps()
+            .unwrap_or_else(|| audio_caps(None));
+        let mut caps = allowed.intersect(&audio_caps(Some((rate, channels))));
+        caps.fixate();
+        let info = gst_audio::AudioInfo::from_caps(&caps).map_err(|_| {
+            gst::element_imp_error!(
+                self,
+                gst::CoreError::Negotiation,
+                ("Downstream takes no {rate} Hz audio with {channels} channels")
+            );
+            gst::FlowError::NotNegotiated
+        })?;
+        element.set_output_format(&info)?;
+        if let Some(state) = self.state.lock().unwrap().as_mut() {
+            state.info = Some(info.clone());
+        }
+        Ok(info)
     }
 
     /// The latency of waiting for the frames after a packet, when a packet larger than any
@@ -260,6 +312,7 @@ impl AudioDecoderImpl for NeuralAudioDec {
         *self.state.lock().unwrap() = Some(State {
             decoder,
             info: None,
+            packetized: false,
             inputs: VecDeque::new(),
             audio: Vec::new(),
             latency_frames: None,
@@ -296,29 +349,11 @@ impl AudioDecoderImpl for NeuralAudioDec {
                 }
             }
         }
+        state.packetized = structure.get::<bool>("parsed").unwrap_or(false);
         drop(state_guard);
-
-        let element = self.obj();
-        let allowed = element
-            .src_pad()
-            .allowed_caps()
-            .unwrap_or_else(|| audio_caps(None));
-        let mut caps = allowed.intersect(&audio_caps(Some((rate, channels))));
-        caps.fixate();
-        let info = gst_audio::AudioInfo::from_caps(&caps).map_err(|_| {
-            gst::element_imp_error!(
-                self,
-                gst::CoreError::Negotiation,
-                ("Downstream takes no {rate} Hz audio with {channels} channels")
-            );
-            gst::loggable_error!(CAT, "downstream refused the model's audio")
-        })?;
-        element
-            .set_output_format(&info)
-            .map_err(|_| gst::loggable_error!(CAT, "downstream refused {caps}"))?;
-        if let Some(state) = self.state.lock().unwrap().as_mut() {
-            state.info = Some(info);
-        }
+        self.obj().set_plc_aware(true);
+        self.negotiate_output()
+            .map_err(|_| gst::loggable_error!(CAT, "downstream refused the model's audio"))?;
         Ok(())
     }
 
@@ -326,6 +361,13 @@ impl AudioDecoderImpl for NeuralAudioDec {
     /// base class does not take; the stream carries no index, so it plays from its start, timed
     /// by its samples, as in a time segment from zero.
     fn sink_event(&self, event: gst::Event) -> bool {
+        if let gst::EventView::Eos(_) = event.view() {
+            // Everything received is restored now: when bytes at the end of a stored stream
+            // are no whole packet, the base class would not ask for a drain.
+            if let Err(flow) = self.push_ready(self.state.lock().unwrap(), true) {
+                gst::warning!(CAT, imp = self, "draining at EOS failed: {flow:?}");
+            }
+        }
         if let gst::EventView::Segment(segment) = event.view() {
             if segment.segment().format() == gst::Format::Bytes {
                 let time = gst::FormattedSegment::<gst::ClockTime>::new();
@@ -347,6 +389,14 @@ impl AudioDecoderImpl for NeuralAudioDec {
         let mut state_guard = self.state.lock().unwrap();
         let state = state_guard.as_mut().ok_or(gst::FlowError::NotNegotiated)?;
         let available = adapter.available();
+        if state.packetized {
+            // Each buffer is a packet, whole or damaged: handle_frame checks it.
+            return if available > 0 {
+                Ok((0, available as u32))
+            } else {
+                Err(gst::FlowError::Eos)
+            };
+        }
         let buffer = adapter
             .buffer_fast(available)
             .map_err(|_| gst::FlowError::Error)?;
@@ -392,22 +442,44 @@ impl AudioDecoderImpl for NeuralAudioDec {
     ) -> Result<gst::FlowSuccess, gst::FlowError> {
         let mut state_guard = self.state.lock().unwrap();
         let Some(buffer) = buffer else {
-            let flow = self.push_ready(state_guard, true)?;
-            // What is left at the end of a stream can no longer be restored.
-            if let Some(state) = self.state.lock().unwrap().as_mut() {
-                state.decoder.reset();
-            }
-            return Ok(flow);
+            return self.push_ready(state_guard, true);
         };
+        if buffer.size() == 0 {
+            // Packet loss concealment: the base class stands in for lost audio with an empty
+            // buffer timed where it was lost.
+            let state = state_guard.as_mut().ok_or(gst::FlowError::NotNegotiated)?;
+            let hop = state.decoder.frame_samples() as u64;
+            let samples = buffer.duration().map_or(0, |duration| {
+                duration.nseconds() * state.decoder.rate() as u64
+                    / gst::ClockTime::SECOND.nseconds()
+            });
+            let frames = ((samples + hop / 2) / hop) as usize;
+            if state.decoder.conceal_lost(frames) {
+                gst::debug!(CAT, imp = self, "concealing {frames} frames reported lost");
+                state.inputs.push_back(Input::Lost);
+            } else {
+                state.inputs.push_back(Input::Dropped);
+            }
+            return self.push_ready(state_guard, false);
+        }
         let map = buffer.map_readable().map_err(|_| gst::FlowError::Error)?;
         if !map.starts_with(&MAGIC) {
-            gst::debug!(
-                CAT,
-                imp = self,
-                "dropping {} bytes that hold no packet",
-                map.len()
-            );
             let state = state_guard.as_mut().ok_or(gst::FlowError::NotNegotiated)?;
+            // Before the first packet this is a file's preamble; inside the stream, damage.
+            if state.decoder.started() {
+                gst::element_imp_warning!(
+                    self,
+                    gst::StreamError::Decode,
+                    ("Dropped {} bytes that hold no packet", map.len())
+                );
+            } else {
+                gst::debug!(
+                    CAT,
+                    imp = self,
+                    "skipping {} bytes before a packet",
+                    map.len()
+                );
+            }
             state.inputs.push_back(Input::Dropped);
             drop(map);
             return self.push_ready(state_guard, false);
@@ -459,11 +531,19 @@ impl AudioDecoderImpl for NeuralAudioDec {
         flow
     }
 
-    fn flush(&self, _hard: bool) {
+    fn flush(&self, hard: bool) {
         if let Some(state) = self.state.lock().unwrap().as_mut() {
-            state.decoder.reset();
             state.inputs.clear();
-            state.audio.clear();
+            // A soft flush follows a discontinuity in the input (a packet lost on a network
+            // marks the next one): the stream goes on, but the base class now times the
+            // output afresh from the next packet, so frames missing before it are passed
+            // over rather than concealed (losses that GStreamer reports with a gap event
+            // are concealed, in place). A hard flush (a seek) starts anew.
+            if hard {
+                state.decoder.reset();
+            } else {
+                state.decoder.skip_next_gap();
+            }
         }
     }
 }

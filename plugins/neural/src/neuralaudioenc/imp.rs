@@ -89,7 +89,8 @@ impl ObjectImpl for NeuralAudioEnc {
                     .nick("Frames per packet")
                     .blurb(
                         "Latent frames coded together in one packet: more frames cost less \
-                         per frame (in bits and in computation) and add latency",
+                         per frame (in bits and in computation) and add latency; at most what \
+                         a packet can count (204 frames of 320 samples for the shipped model)",
                     )
                     .minimum(1)
                     .maximum(MAX_PACKET_FRAMES as u32)
@@ -284,6 +285,7 @@ impl AudioEncoderImpl for NeuralAudioEnc {
             .field("rate", rate as i32)
             .field("channels", channels as i32)
             .field("model", encoder.contract().name.as_str())
+            .field("parsed", true)
             .build();
         drop(state_guard);
 
