@@ -12,6 +12,8 @@
 
 use std::path::{Path, PathBuf};
 
+use gst::prelude::*;
+
 use percept_testing::audio::{
     load_speech, log_spectral_distance, samples_f32, speech_buffers, SPEECH_CAPS, TEST_SPEECH,
 };
@@ -74,6 +76,30 @@ fn write_samples(path: &Path, samples: &[gst::Sample]) -> Result<(), String> {
         bytes.extend_from_slice(&buffer.map_readable().map_err(|e| e.to_string())?);
     }
     std::fs::write(path, bytes).map_err(|error| format!("{}: {error}", path.display()))
+}
+
+/// Writes raw audio samples to a WAV file (wavenc rewrites its header at the end, so it
+/// needs a seekable sink).
+fn write_wav(path: &Path, samples: &[gst::Sample]) -> Result<(), String> {
+    let pipeline = gst::parse::launch(&format!(
+        "appsrc name=src format=time ! audioconvert ! wavenc ! filesink location=\"{}\"",
+        path.display()
+    ))
+    .map_err(|e| e.to_string())?
+    .downcast::<gst::Pipeline>()
+    .map_err(|_| "not a pipeline")?;
+    let source = pipeline
+        .by_name("src")
+        .and_then(|e| e.downcast::<gst_app::AppSrc>().ok())
+        .ok_or("no appsrc")?;
+    source.set_max_bytes(0);
+    for sample in samples {
+        source
+            .push_sample(sample)
+            .map_err(|error| format!("{}: {error:?}", path.display()))?;
+    }
+    source.end_of_stream().map_err(|e| format!("{e:?}"))?;
+    percept_testing::run_to_eos(&pipeline)
 }
 
 fn run(options: &Options) -> Result<(), String> {
@@ -221,15 +247,19 @@ fn learned_speech(options: &Options) -> Result<(), String> {
             let rate = total_bytes(&coded) as f64 * 8.0 / seconds / 1000.0;
             let distance = log_spectral_distance(&audio, &samples);
             row.push_str(&format!(" {rate:>10.2} {distance:>8.2}  "));
-            let wav = process(&decoded, "audioconvert ! wavenc")?;
-            write_samples(&options.out.join(format!("{stem}-{name}.wav")), &wav)?;
+            write_wav(&options.out.join(format!("{stem}-{name}.wav")), &decoded)?;
+            if name == "neural" {
+                write_samples(&options.out.join(format!("{stem}.nau")), &coded)?;
+            }
         }
         println!("{row}");
     }
     println!(
         "\nLSD: log-spectral distance to the original (lower is closer). The speech codec is a \
          small model\ntrained briefly on a CPU (models/speech_codec/README.md); \
-         benches/SPEECH_REPORT.md has PESQ figures."
+         benches/SPEECH_REPORT.md has PESQ figures.\nPlay a coded stream with\n  \
+         gst-launch-1.0 filesrc location={}/jfk.nau ! decodebin ! audioconvert ! autoaudiosink",
+        options.out.display()
     );
     Ok(())
 }

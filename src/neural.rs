@@ -13,6 +13,8 @@
 //! | 2 | latent channels |
 //! | 2 | latent rows |
 //! | 2 | latent columns |
+//! | 4 | frame rate numerator (0 when unknown, as for still pictures) |
+//! | 4 | frame rate denominator |
 
 use std::fmt;
 
@@ -22,9 +24,9 @@ use crate::contract::{
 use crate::latents::{FactorizedGaussian, LatentError, MAX_MAGNITUDE};
 use crate::onnx::Model;
 use crate::packet::{self, Packet, PacketError, PacketKind};
-use crate::video::MAX_DIMENSION;
+use crate::video::{FrameRate, MAX_DIMENSION};
 
-const HEADER_LEN: usize = 22;
+const HEADER_LEN: usize = 30;
 
 /// Why a picture could not be coded or decoded.
 #[derive(Debug)]
@@ -130,6 +132,15 @@ pub fn fingerprint(contract: &ModelContract) -> u32 {
     hasher.finalize()
 }
 
+/// What a packet says about its picture.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ImageInfo {
+    pub width: u32,
+    pub height: u32,
+    /// The frame rate of the stream the picture belongs to, for timing stored streams.
+    pub frame_rate: FrameRate,
+}
+
 /// Interleaved 8-bit R'G'B' pictures: `pixels` holds `height` rows of `stride` bytes, each
 /// starting with `width` pixels of three bytes in `order`.
 #[derive(Clone, Copy, Debug)]
@@ -194,6 +205,7 @@ pub struct NeuralImageCodec {
     input: Vec<f32>,
     latents: Vec<i32>,
     payload: Vec<u8>,
+    frame_rate: FrameRate,
 }
 
 impl NeuralImageCodec {
@@ -218,6 +230,7 @@ impl NeuralImageCodec {
             input: Vec::new(),
             latents: Vec::new(),
             payload: Vec::new(),
+            frame_rate: FrameRate::default(),
         })
     }
 
@@ -238,6 +251,11 @@ impl NeuralImageCodec {
             self.step = step;
         }
         Ok(())
+    }
+
+    /// The frame rate packets declare from now on (see [`ImageInfo::frame_rate`]).
+    pub fn set_frame_rate(&mut self, frame_rate: FrameRate) {
+        self.frame_rate = frame_rate;
     }
 
     /// Picture size padded up to what the model takes.
@@ -327,6 +345,8 @@ impl NeuralImageCodec {
         header[4..8].copy_from_slice(&width.to_le_bytes());
         header[8..12].copy_from_slice(&height.to_le_bytes());
         header[12..16].copy_from_slice(&self.step.to_le_bytes());
+        header[22..26].copy_from_slice(&self.frame_rate.numerator.to_le_bytes());
+        header[26..30].copy_from_slice(&self.frame_rate.denominator.to_le_bytes());
         for (at, dimension) in [(16, expected[1]), (18, expected[2]), (20, expected[3])] {
             let dimension = u16::try_from(dimension).map_err(|_| {
                 NeuralError::Inference(format!("{dimension} latent rows, columns or channels"))
@@ -359,10 +379,14 @@ impl NeuralImageCodec {
     /// Checks a packet against the loaded model (checksum, fingerprint, picture size and latent
     /// shape) and returns its picture size, so that a caller can prepare the output frame
     /// before decoding.
-    pub fn inspect(&self, bytes: &[u8]) -> Result<(u32, u32), NeuralError> {
+    pub fn inspect(&self, bytes: &[u8]) -> Result<ImageInfo, NeuralError> {
         let packet = Packet::parse_kind(bytes, PacketKind::NeuralImage)?;
         let header = self.check_header(packet.header)?;
-        Ok((header.width, header.height))
+        Ok(ImageInfo {
+            width: header.width,
+            height: header.height,
+            frame_rate: header.frame_rate,
+        })
     }
 
     /// Reads a kind header and checks it against the loaded model.
@@ -495,6 +519,7 @@ struct Header {
     channels: usize,
     rows: usize,
     columns: usize,
+    frame_rate: FrameRate,
 }
 
 fn parse_header(header: &[u8]) -> Result<Header, NeuralError> {
@@ -507,6 +532,13 @@ fn parse_header(header: &[u8]) -> Result<Header, NeuralError> {
     if !(step.is_finite() && step > 0.0) {
         return Err(PacketError::BadHeader(format!("quantizer step {step}")).into());
     }
+    let frame_rate = FrameRate {
+        numerator: u32_at(22),
+        denominator: u32_at(26),
+    };
+    if frame_rate.denominator == 0 {
+        return Err(PacketError::BadHeader("frame rate with a zero denominator".into()).into());
+    }
     Ok(Header {
         fingerprint: u32_at(0),
         width: u32_at(4),
@@ -515,5 +547,6 @@ fn parse_header(header: &[u8]) -> Result<Header, NeuralError> {
         channels: u16_at(16),
         rows: u16_at(18),
         columns: u16_at(20),
+        frame_rate,
     })
 }

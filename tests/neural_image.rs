@@ -35,7 +35,8 @@ fn round_trip(codec: &mut NeuralImageCodec, photo: &gst::Sample, step: f32) -> (
             order: ColourOrder::Rgb,
         })
         .unwrap();
-    assert_eq!(codec.inspect(&packet).unwrap(), (width, height));
+    let info = codec.inspect(&packet).unwrap();
+    assert_eq!((info.width, info.height), (width, height));
 
     let mut decoded = vec![0u8; pixels.len()];
     codec

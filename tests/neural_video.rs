@@ -288,6 +288,15 @@ fn stored_streams_play_through_decodebin_despite_junk_and_damage() {
     std::fs::remove_file(&path).unwrap();
     // In a byte stream a damaged packet is found out before it becomes a frame, and skipped.
     assert_eq!(decoded.len(), clip.len() - 1);
+    // The packets carry the frame rate, which times the frames.
+    for (index, sample) in decoded.iter().take(3).enumerate() {
+        let buffer = sample.buffer().unwrap();
+        assert_eq!(
+            buffer.pts(),
+            Some(gst::ClockTime::from_mseconds(40 * index as u64))
+        );
+        assert_eq!(buffer.duration(), Some(gst::ClockTime::from_mseconds(40)));
+    }
     let local = process(&packets[..1], "neuraldec").unwrap();
     assert_eq!(
         decoded[0]

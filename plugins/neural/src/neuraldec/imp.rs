@@ -142,8 +142,8 @@ impl NeuralDec {
         frame: &mut gst_video::VideoCodecFrame,
         bytes: &[u8],
     ) -> Result<Result<(), NeuralError>, gst::FlowError> {
-        let (width, height) = match state.codec.inspect(bytes) {
-            Ok(size) => size,
+        let (width, height, frame_rate) = match state.codec.inspect(bytes) {
+            Ok(info) => (info.width, info.height, info.frame_rate),
             Err(error) => return Ok(Err(error)),
         };
         let wanted = (state.format, width, height);
@@ -151,7 +151,25 @@ impl NeuralDec {
             let element = self.obj();
             let negotiated = element
                 .set_output_state(state.format, width, height, state.input_state.as_ref())
-                .and_then(|output_state| element.negotiate(output_state));
+                .and_then(|mut output_state| {
+                    // A stored stream's caps say no frame rate; its packets do, and time it.
+                    let declared = (
+                        i32::try_from(frame_rate.numerator),
+                        i32::try_from(frame_rate.denominator),
+                    );
+                    if let (0, (Ok(numerator @ 1..), Ok(denominator @ 1..))) =
+                        (output_state.info().fps().numer(), declared)
+                    {
+                        if let Ok(info) =
+                            gst_video::VideoInfo::builder_from_info(output_state.info())
+                                .fps(gst::Fraction::new(numerator, denominator))
+                                .build()
+                        {
+                            output_state.set_info(info);
+                        }
+                    }
+                    element.negotiate(output_state)
+                });
             if let Err(flow) = negotiated {
                 gst::element_imp_error!(
                     self,

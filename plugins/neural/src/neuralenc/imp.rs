@@ -11,6 +11,7 @@ use gst_video::subclass::prelude::*;
 use percept::contract::{ColourOrder, Role};
 use percept::neural::{NeuralImageCodec, RgbPicture};
 use percept::onnx::ExecutionProvider;
+use percept::video::FrameRate;
 
 use crate::settings::{ModelSettings, DEFAULT_IMAGE_MODEL, ENCODED_MEDIA_TYPE, IMAGE_MODEL_BLURB};
 
@@ -248,6 +249,11 @@ impl VideoEncoderImpl for NeuralEnc {
                 state_guard = self.state.lock().unwrap();
             }
             if let Some(state) = state_guard.as_mut() {
+                let fps = info.fps();
+                state.codec.set_frame_rate(FrameRate {
+                    numerator: fps.numer().max(0) as u32,
+                    denominator: fps.denom().max(1) as u32,
+                });
                 state.info = Some(info);
             }
         }
