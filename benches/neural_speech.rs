@@ -26,7 +26,7 @@ const ROUNDS: usize = 15;
 /// Frames per packet, as neuralaudioenc's default.
 const PACKET_FRAMES: usize = 10;
 
-const QUALITIES: [u32; 5] = [0, 25, 50, 75, 100];
+const QUALITIES: [u32; 5] = [0, 20, 50, 75, 100];
 const OPUS_RATES: [u32; 5] = [6000, 8000, 10000, 12000, 16000];
 
 fn contract() -> PathBuf {

@@ -27,7 +27,7 @@ static CAT: LazyLock<gst::DebugCategory> = LazyLock::new(|| {
 const EXAMPLE: &str = "gst-launch-1.0 audiotestsrc num-buffers=50 ! audioconvert \
                        ! audioresample ! neuralaudioenc ! neuralaudiodec ! audioconvert \
                        ! autoaudiosink";
-const DEFAULT_QUALITY: u32 = 50;
+const DEFAULT_QUALITY: u32 = 20;
 const DEFAULT_FRAMES_PER_PACKET: u32 = 10;
 
 #[derive(Debug, Clone)]
