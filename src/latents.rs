@@ -84,6 +84,13 @@ impl ChannelTable {
     }
 }
 
+/// Most bytes [`FactorizedGaussian::encode`] can give for `values` latents: each takes a
+/// symbol and perhaps an escape, each under 32 bits at the coder's 24-bit precision, and the
+/// coder ends with at most a few words. A packet claiming more is damaged.
+pub fn max_coded_len(values: usize) -> usize {
+    values * 8 + 16
+}
+
 /// Codes latents channel by channel under per-channel Gaussians, for one quantizer step.
 pub struct FactorizedGaussian {
     channels: Vec<ChannelTable>,

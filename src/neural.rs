@@ -21,7 +21,7 @@ use std::fmt;
 use crate::contract::{
     ColourOrder, EntropyModel, ImageInput, LoadedCodec, MediaInput, MediaKind, ModelContract,
 };
-use crate::latents::{FactorizedGaussian, LatentError, MAX_MAGNITUDE};
+use crate::latents::{max_coded_len, FactorizedGaussian, LatentError, MAX_MAGNITUDE};
 use crate::onnx::Model;
 use crate::packet::{self, Packet, PacketError, PacketKind};
 use crate::video::{FrameRate, MAX_DIMENSION};
@@ -502,9 +502,7 @@ pub fn check_packet_start(bytes: &[u8]) -> Result<usize, NeuralError> {
         })?;
     let header = parse_header(header)?;
     check_size(header.width, header.height)?;
-    // Each latent takes a symbol and perhaps an escape, each under 32 bits at the coder's
-    // 24-bit precision, and the coder ends with at most a few words.
-    let most = header.channels * header.rows * header.columns * 8 + 16;
+    let most = max_coded_len(header.channels * header.rows * header.columns);
     if total - header_end - packet::SUFFIX_LEN > most {
         return Err(PacketError::BadLength(total).into());
     }

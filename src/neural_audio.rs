@@ -26,7 +26,7 @@
 use std::collections::VecDeque;
 
 use crate::contract::{AudioInput, EntropyModel, LoadedCodec, MediaInput, MediaKind};
-use crate::latents::{FactorizedGaussian, MAX_MAGNITUDE};
+use crate::latents::{max_coded_len, FactorizedGaussian, MAX_MAGNITUDE};
 use crate::neural::{fingerprint, loaded_session, NeuralError};
 use crate::packet::{self, Packet, PacketError, PacketKind};
 
@@ -476,11 +476,8 @@ impl NeuralAudioDecoder {
         }
         let header = parse_header(&bytes[packet::PREFIX_LEN..Self::START_LEN])?;
         self.check_counts(&header)?;
-        // Each latent takes a symbol and perhaps an escape, each under 32 bits at the coder's
-        // 24-bit precision, and the coder ends with at most a few words.
         let payload = total - Self::START_LEN - packet::SUFFIX_LEN;
-        let most = header.frames * self.shape.latent_channels * 8 + 16;
-        if payload > most {
+        if payload > max_coded_len(header.frames * self.shape.latent_channels) {
             return Err(PacketError::BadLength(total).into());
         }
         Ok(total)

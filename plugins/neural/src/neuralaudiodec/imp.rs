@@ -215,6 +215,16 @@ impl NeuralAudioDec {
         Ok(gst::FlowSuccess::Ok)
     }
 
+    fn warn_dropped(&self, state: &mut State, error: &dyn std::fmt::Display) {
+        state.dropped += 1;
+        gst::element_imp_warning!(
+            self,
+            gst::StreamError::Decode,
+            ("Dropped a packet: {error}"),
+            ["{} dropped so far", state.dropped]
+        );
+    }
+
     /// Sets the output to the model's rate and channels in the sample format downstream
     /// prefers. Called on new caps, or before the first output when none came (a file linked
     /// straight to the decoder).
@@ -426,13 +436,7 @@ impl AudioDecoderImpl for NeuralAudioDec {
             Err(error) => error.to_string(),
         };
         // A damaged packet: its first byte goes out as junk, and the search goes on inside it.
-        state.dropped += 1;
-        gst::element_imp_warning!(
-            self,
-            gst::StreamError::Decode,
-            ("Dropped a packet: {damage}"),
-            ["{} dropped so far", state.dropped]
-        );
+        self.warn_dropped(state, &damage);
         Ok((0, 1))
     }
 
@@ -513,14 +517,8 @@ impl AudioDecoderImpl for NeuralAudioDec {
                 }
             }
             Err(error) => {
-                state.dropped += 1;
                 state.inputs.push_back(Input::Dropped);
-                gst::element_imp_warning!(
-                    self,
-                    gst::StreamError::Decode,
-                    ("Dropped a packet: {error}"),
-                    ["{} dropped so far", state.dropped]
-                );
+                self.warn_dropped(state, &error);
             }
         }
         let flow = self.push_ready(state_guard, false);

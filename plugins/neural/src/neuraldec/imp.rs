@@ -33,7 +33,7 @@ struct State {
     output: Option<(gst_video::VideoFormat, u32, u32)>,
     format: gst_video::VideoFormat,
     /// The last packet that decoded, repeated in place of damaged ones.
-    last_good: Vec<u8>,
+    last_good: Option<gst::Buffer>,
     dropped: u64,
 }
 
@@ -243,14 +243,17 @@ impl NeuralDec {
         error: &NeuralError,
     ) -> Result<gst::FlowSuccess, gst::FlowError> {
         let state = state_guard.as_mut().ok_or(gst::FlowError::NotNegotiated)?;
-        state.dropped += 1;
-        let previous = std::mem::take(&mut state.last_good);
-        let repeated =
-            !previous.is_empty() && self.decode_into(state, &mut frame, &previous)?.is_ok();
-        state.last_good = previous;
-        let dropped = state.dropped;
-        drop(state_guard);
+        let repeated = match state.last_good.clone() {
+            Some(previous) => {
+                let bytes = previous.map_readable().map_err(|_| gst::FlowError::Error)?;
+                self.decode_into(state, &mut frame, &bytes)?.is_ok()
+            }
+            None => false,
+        };
         if repeated {
+            state.dropped += 1;
+            let dropped = state.dropped;
+            drop(state_guard);
             gst::element_imp_warning!(
                 self,
                 gst::StreamError::Decode,
@@ -259,14 +262,20 @@ impl NeuralDec {
             );
             self.obj().finish_frame(frame)
         } else {
-            gst::element_imp_warning!(
-                self,
-                gst::StreamError::Decode,
-                ("Dropped a packet: {error}"),
-                ["{dropped} damaged so far"]
-            );
+            self.warn_dropped(state, error);
+            drop(state_guard);
             self.obj().drop_frame(frame)
         }
+    }
+
+    fn warn_dropped(&self, state: &mut State, error: &dyn std::fmt::Display) {
+        state.dropped += 1;
+        gst::element_imp_warning!(
+            self,
+            gst::StreamError::Decode,
+            ("Dropped a packet: {error}"),
+            ["{} damaged so far", state.dropped]
+        );
     }
 }
 
@@ -286,7 +295,7 @@ impl VideoDecoderImpl for NeuralDec {
             input_state: None,
             output: None,
             format: gst_video::VideoFormat::Rgb,
-            last_good: Vec::new(),
+            last_good: None,
             dropped: 0,
         });
         Ok(())
@@ -295,7 +304,7 @@ impl VideoDecoderImpl for NeuralDec {
     fn flush(&self) -> bool {
         // After a seek the previous picture is no stand-in for anything.
         if let Some(state) = self.state.lock().unwrap().as_mut() {
-            state.last_good.clear();
+            state.last_good = None;
         }
         true
     }
@@ -332,7 +341,7 @@ impl VideoDecoderImpl for NeuralDec {
             .ok_or_else(|| gst::loggable_error!(CAT, "not started"))?;
         state.input_state = Some(input_state.clone());
         state.output = None;
-        state.last_good.clear();
+        state.last_good = None;
         state.format = format;
         Ok(())
     }
@@ -352,14 +361,7 @@ impl VideoDecoderImpl for NeuralDec {
             neural::check_packet_start,
             |error| {
                 if let Some(state) = self.state.lock().unwrap().as_mut() {
-                    state.dropped += 1;
-                    let dropped = state.dropped;
-                    gst::element_imp_warning!(
-                        self,
-                        gst::StreamError::Decode,
-                        ("Dropped a packet: {error}"),
-                        ["{dropped} damaged so far"]
-                    );
+                    self.warn_dropped(state, error);
                 }
             },
         )?;
@@ -380,15 +382,11 @@ impl VideoDecoderImpl for NeuralDec {
         let state = state_guard.as_mut().ok_or(gst::FlowError::NotNegotiated)?;
         let input = frame.input_buffer_owned().ok_or(gst::FlowError::Error)?;
         let map = input.map_readable().map_err(|_| gst::FlowError::Error)?;
-        let failure = match self.decode_into(state, &mut frame, &map)? {
-            Ok(()) => {
-                state.last_good.clear();
-                state.last_good.extend_from_slice(&map);
-                None
-            }
-            Err(error) => Some(error),
-        };
+        let failure = self.decode_into(state, &mut frame, &map)?.err();
         drop(map);
+        if failure.is_none() {
+            state.last_good = Some(input);
+        }
         match failure {
             None => {
                 drop(state_guard);
